@@ -1,0 +1,41 @@
+"""xaurora: look inside Microsoft's Aurora weather model from xarray.
+
+Importing registers the ``.aurora`` accessor on ``xr.Dataset`` and ``xr.DataArray``.
+
+>>> import xaurora as xa
+>>> "tiny" in xa.MODELS
+True
+"""
+
+from importlib import import_module
+from typing import Any
+
+from xaurora import accessor as _accessor  # noqa: F401  (registers .aurora)
+from xaurora.models import MODELS, AuroraModel, load_model
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Target": ("xaurora.attribution.target", "Target"),
+    "labels": ("xaurora.labels", None),
+    "plot": ("xaurora.plot", None),
+    "testing": ("xaurora.testing", None),
+    "sample": ("xaurora.sample", None),
+    "analysis": ("xaurora.analysis", None),
+    "attribution": ("xaurora.attribution", None),
+    "embed": ("xaurora.embed", "embed"),
+    "forecast": ("xaurora.forecast", "forecast"),
+    "canonicalize": ("xaurora.io.canonical", "canonicalize"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Submodules that pull in torch, scikit-learn or cartopy load on first use.
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        mod = import_module(module)
+        return mod if attr is None else getattr(mod, attr)
+    raise AttributeError(f"module 'xaurora' has no attribute {name!r}")
+
+
+__all__ = ["MODELS", "AuroraModel", "Target", "__version__", "labels", "load_model", "plot"]

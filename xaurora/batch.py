@@ -1,0 +1,116 @@
+"""From a canonical Dataset to ``aurora.Batch``: history pairs and batching.
+
+One way to build a Batch, shared by ``embed``, ``forecast``, ``relevance`` and the perturbation
+test. History pairs are found by time *value* (t and t − timestep), so hourly or irregular data
+works and times without their previous step are skipped.
+
+>>> import xaurora as xa, numpy as np
+>>> cds = xa.canonicalize(xa.testing.synthetic_dataset(n_times=3))
+>>> analysis_times(cds, np.timedelta64(6, "h")).size
+2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from xaurora.io.canonical import norm_stats  # noqa: F401  (re-exported for attribution)
+from xaurora.io.names import STATIC_PREFIX
+
+
+def _td64(step) -> np.timedelta64:
+    if isinstance(step, timedelta):
+        return np.timedelta64(int(step.total_seconds()), "s")
+    return np.timedelta64(step)
+
+
+def analysis_times(cds: xr.Dataset, timestep, strict: bool = True) -> np.ndarray:
+    """Times t of ``cds`` whose previous step t − ``timestep`` is also present."""
+    if "time" not in cds.dims:
+        raise ValueError(
+            "time: the dataset has no time dimension. Fix: Aurora needs two times, t − Δ and t "
+            "(name the dim time or valid_time)."
+        )
+    t = cds["time"].values.astype("datetime64[ns]")
+    prev = t - _td64(timestep).astype("timedelta64[ns]")
+    ok = t[np.isin(prev, t)]
+    if strict and ok.size == 0:
+        hours = _td64(timestep) / np.timedelta64(1, "h")
+        raise ValueError(
+            f"time: no time t in the dataset has its previous step t − {hours:g} h (Aurora needs "
+            f"both). Times present: {[str(x)[:16] for x in t[:5]]}{'…' if t.size > 5 else ''}. "
+            f"Fix: include the {hours:g} h earlier step of each analysis time."
+        )
+    return ok
+
+
+def select_times(cds: xr.Dataset, timestep, time=None) -> np.ndarray:
+    """Analysis times, restricted to ``time`` (a value, list or slice) when given."""
+    ok = analysis_times(cds, timestep)
+    if time is None:
+        return ok
+    if isinstance(time, slice):
+        sel = cds["time"].sel(time=time).values.astype("datetime64[ns]")
+        out = ok[np.isin(ok, sel)]
+    else:
+        want = np.atleast_1d(pd.to_datetime(time).to_numpy()).astype("datetime64[ns]")
+        missing = want[~np.isin(want, ok)]
+        if missing.size:
+            raise ValueError(
+                f"time: {[str(m)[:16] for m in missing]} cannot be used (absent, or its t − Δ "
+                f"step is absent). Fix: choose from {[str(x)[:16] for x in ok[:5]]}…"
+            )
+        out = want
+    if out.size == 0:
+        raise ValueError(f"time: no usable analysis time in {time}. Fix: widen the selection.")
+    return out
+
+
+def _tensor(values: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+
+
+def make_batch(cds: xr.Dataset, times: Sequence, module, timestep=None):
+    """An ``aurora.Batch`` for analysis times ``times`` (history t − Δ, t) in physical units.
+
+    ``module`` is the ``aurora.Aurora`` (its variable lists and timestep are used).
+    """
+    from aurora import Batch, Metadata
+
+    step = _td64(timestep if timestep is not None else module.timestep).astype("timedelta64[ns]")
+    t = np.asarray(times, dtype="datetime64[ns]")
+    both = np.stack([t - step, t], axis=1)  # (B, 2)
+    flat = both.reshape(-1)
+    sub = cds.sel(time=flat)
+
+    def hist(name):
+        v = np.asarray(sub[name].values)
+        return _tensor(v.reshape(len(t), 2, *v.shape[1:]))
+
+    surf = {v: hist(v) for v in module.surf_vars if v in cds}
+    atmos = {v: hist(v) for v in module.atmos_vars if v in cds}
+    static = {v: _tensor(cds[STATIC_PREFIX + v].values) for v in module.static_vars
+              if STATIC_PREFIX + v in cds}
+    import torch
+
+    meta = Metadata(
+        lat=torch.from_numpy(cds["lat"].values.astype(np.float64)),
+        lon=torch.from_numpy(cds["lon"].values.astype(np.float64)),
+        time=tuple(pd.to_datetime(t).to_pydatetime()),
+        atmos_levels=tuple(int(x) for x in cds["level"].values) if "level" in cds.dims else (),
+    )
+    return Batch(surf_vars=surf, static_vars=static, atmos_vars=atmos, metadata=meta)
+
+
+def batch_slices(n: int, batch_size: int) -> list[slice]:
+    """Consecutive slices of at most ``batch_size`` items covering ``range(n)``."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size: must be ≥ 1, got {batch_size}.")
+    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]

@@ -1,0 +1,298 @@
+"""Embeddings: Aurora's latent vectors as a labelled ``(time, level, lat, lon, channel)`` array.
+
+A layer is captured with a forward hook while ``module(batch)`` runs, and the pass is stopped
+right there, so the values are exactly what Aurora computes (same normalisation, crop and lead
+time) and ``layer="encoder"`` never runs the backbone or decoder. ``layer="inputs"`` captures the
+normalised, cropped Batch that enters the encoder and cuts it into the same patches.
+
+On Dask-backed input the result is lazy: one task per time chunk, nothing runs until computed.
+
+>>> import xaurora as xa
+>>> ds = xa.testing.synthetic_dataset(n_times=2)
+>>> emb = ds.aurora.embed(xa.load_model("tiny"))
+>>> emb.dims, emb.sizes["level"]
+(('time', 'level', 'lat', 'lon', 'channel'), 4)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from xaurora import grid
+from xaurora.batch import batch_slices, make_batch, select_times
+from xaurora.io.canonical import canonicalize, check_values_of
+
+
+class _Stop(Exception):
+    """Raised by a hook to end the forward pass once the wanted layer has run."""
+
+
+@dataclass
+class Layout:
+    """How a layer's token tensor maps onto (level, lat, lon, channel)."""
+
+    levels: list[str]
+    lat: np.ndarray
+    lon: np.ndarray
+    n_channel: int
+    channel_coords: dict | None = None
+
+
+def resolve_layer(module, layer: str):
+    """The submodule whose output ``layer`` names (``inputs`` → the encoder's input)."""
+    if layer in ("encoder", "inputs"):
+        return module.encoder
+    if layer == "backbone":
+        return module.backbone
+    named = dict(module.named_modules())
+    if layer not in named:
+        near = [n for n in named if layer.split(".")[-1] in n][:5]
+        raise ValueError(
+            f"layer: {layer!r} is not a submodule of the model. Fix: use 'inputs', 'encoder', "
+            f"'backbone' or a name from dict(model.module.named_modules())"
+            + (f", e.g. {near}." if near else ".")
+        )
+    return named[layer]
+
+
+def capture(module, batch, layer: str, autocast: bool = False):
+    """Run ``module(batch)`` until ``layer`` and return its output (or the encoder's input batch)."""
+    import torch
+
+    target = resolve_layer(module, layer)
+    out: dict = {}
+    if layer == "inputs":
+
+        def pre_hook(_mod, args, kwargs):
+            out["value"] = args[0] if args else kwargs["batch"]
+            raise _Stop
+
+        handle = target.register_forward_pre_hook(pre_hook, with_kwargs=True)
+    else:
+
+        def hook(_mod, _args, output):
+            out["value"] = output[0] if isinstance(output, (tuple, list)) else output
+            raise _Stop
+
+        handle = target.register_forward_hook(hook)
+    device = next(module.parameters()).device
+    ctx = (
+        torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+        if autocast
+        else contextlib.nullcontext()
+    )
+    try:
+        with torch.no_grad(), ctx:
+            module(batch)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    if "value" not in out:
+        raise ValueError(f"layer: {layer!r} did not run during the forward pass.")
+    return out["value"]
+
+
+def _merged_coords(c: np.ndarray, k: int) -> np.ndarray:
+    """Patch-centre coordinates after k Swin patch merges (pairs averaged, odd end kept)."""
+    for _ in range(k):
+        if c.size % 2:
+            c = np.append(c, c[-1])
+        c = c.reshape(-1, 2).mean(axis=1)
+    return c
+
+
+def _level_names(n: int, latent_levels: int) -> list[str]:
+    if n == latent_levels:
+        return ["surface"] + [f"latent_{i}" for i in range(1, n)]
+    if n == 1:
+        return ["surface"]
+    return [f"level_{i}" for i in range(n)]
+
+
+def tokens_layout(shape, batch_size: int, lat_c, lon_c, latent_levels: int, layer: str) -> Layout:
+    """Infer (levels, grid) of a ``(B, L', D)`` token tensor on the patch grid or a merged one."""
+    if len(shape) != 3 or shape[0] != batch_size:
+        raise ValueError(
+            f"layer: {layer!r} outputs shape {tuple(shape)}, not tokens (batch, tokens, channel). "
+            f"Fix: choose a layer whose output is laid out as tokens, e.g. 'encoder', 'backbone' "
+            f"or a 'backbone.encoder_layers.N' block."
+        )
+    for k in range(6):
+        la, lo = _merged_coords(lat_c, k), _merged_coords(lon_c, k)
+        if shape[1] % (la.size * lo.size) == 0:
+            n = shape[1] // (la.size * lo.size)
+            return Layout(_level_names(n, latent_levels), la, lo, int(shape[2]))
+    raise ValueError(f"layer: cannot lay out {shape[1]} tokens of {layer!r} on the patch grid.")
+
+
+def _input_features(batch, p: int) -> tuple[np.ndarray, dict]:
+    """Normalised input Batch → (B, h, w, F) patches and the channel labels."""
+    import torch
+
+    blocks, var, lev, hist, pix = [], [], [], [], []
+
+    def add(x, name, level, history):  # x: (B, H, W)
+        b, h, w = x.shape
+        patches = x.reshape(b, h // p, p, w // p, p).permute(0, 1, 3, 2, 4).reshape(
+            b, h // p, w // p, p * p
+        )
+        blocks.append(patches)
+        var.extend([name] * p * p)
+        lev.extend([level] * p * p)
+        hist.extend([history] * p * p)
+        pix.extend(range(p * p))
+
+    for name, x in batch.surf_vars.items():
+        for t in range(x.shape[1]):
+            add(x[:, t], name, 0, t)
+    for name, x in batch.static_vars.items():
+        add(x[:, 0] if x.dim() == 4 else x[None].expand(blocks[0].shape[0], -1, -1), name, 0, -1)
+    levels = batch.metadata.atmos_levels
+    for name, x in batch.atmos_vars.items():
+        for c, level in enumerate(levels):
+            for t in range(x.shape[1]):
+                add(x[:, t, c], name, int(level), t)
+    feats = torch.cat(blocks, dim=-1).float().cpu().numpy()
+    coords = {
+        "channel_variable": ("channel", np.array(var, dtype=str)),
+        "channel_level": ("channel", np.array(lev, dtype=np.int64)),
+        "channel_history": ("channel", np.array(hist, dtype=np.int64)),
+        "channel_pixel": ("channel", np.array(pix, dtype=np.int64)),
+    }
+    return feats[:, None], coords
+
+
+def embed_values(cds, times, model, layer: str, batch_size: int = 1, autocast: bool = False,
+                 progress: bool = False) -> tuple[np.ndarray, Layout]:
+    """Compute the layer for ``times`` eagerly: array (time, level, lat, lon, channel), layout."""
+    module = model.module
+    p = model.patch_size
+    lat_c, lon_c = grid.patch_centres(cds["lat"].values, cds["lon"].values, p)
+    latent = module.encoder.latent_levels
+    parts, layout = [], None
+    slices = batch_slices(len(times), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        slices = tqdm(slices, desc=f"embed {layer}", unit="batch")
+    for sl in slices:
+        batch = make_batch(cds, times[sl], module, model.timestep)
+        out = capture(module, batch, layer, autocast=autocast)
+        if layer == "inputs":
+            values, ccoords = _input_features(out, p)
+            layout = Layout(["inputs"], lat_c, lon_c, values.shape[-1], ccoords)
+        else:
+            layout = tokens_layout(tuple(out.shape), len(times[sl]), lat_c, lon_c, latent, layer)
+            values = out.float().cpu().numpy().reshape(
+                len(times[sl]), len(layout.levels), layout.lat.size, layout.lon.size, -1
+            )
+        parts.append(values.astype(np.float32, copy=False))
+    return np.concatenate(parts, axis=0), layout
+
+
+def _probe_layout(cds, model, layer: str) -> Layout:
+    """Layout of ``layer`` found by running the model on zeros (no data is read)."""
+    t0 = np.datetime64("2000-01-01T06:00", "ns")
+    step = np.timedelta64(int(model.timestep.total_seconds()), "s").astype("timedelta64[ns]")
+    coords = {c: cds[c].values for c in ("level", "lat", "lon") if c in cds.coords}
+    coords["time"] = np.array([t0 - step, t0])
+    zeros = xr.Dataset(coords=coords)
+    for v in cds.data_vars:
+        dims = cds[v].dims
+        shape = tuple(2 if d == "time" else cds.sizes[d] for d in dims)
+        zeros[v] = (dims, np.zeros(shape, dtype=np.float32))
+    return embed_values(zeros, np.array([t0]), model, layer)[1]
+
+
+def _to_dataarray(values, layout: Layout, times, model, layer: str, cds) -> xr.DataArray:
+    from xaurora import __version__
+
+    coords = {
+        "time": ("time", np.asarray(times, dtype="datetime64[ns]"), {"standard_name": "time"}),
+        "level": ("level", np.array(layout.levels, dtype=str)),
+        "lat": ("lat", layout.lat, grid.LAT_ATTRS),
+        "lon": ("lon", layout.lon, grid.LON_ATTRS),
+        "channel": ("channel", np.arange(layout.n_channel)),
+    }
+    if layout.channel_coords:
+        coords.update(layout.channel_coords)
+    lat, lon = cds["lat"].values, cds["lon"].values
+    attrs = {
+        "long_name": f"Aurora {layer} embedding",
+        "units": "1",
+        "model": model.label,
+        "layer": layer,
+        "patch_size": int(model.patch_size),
+        "xaurora_version": __version__,
+        "grid_lat_first": float(lat[0]),
+        "grid_lat_last": float(lat[-1]),
+        "grid_n_lat": int(lat.size),
+        "grid_lon_first": float(lon[0]),
+        "grid_n_lon": int(lon.size),
+    }
+    return xr.DataArray(values, dims=("time", "level", "lat", "lon", "channel"), coords=coords,
+                        name="embedding", attrs=attrs)
+
+
+def _embed_block(sub: xr.Dataset, times, model, layer, batch_size, autocast) -> np.ndarray:
+    for name in sub.data_vars:  # value checks deferred to compute time on lazy input
+        check_values_of(sub[name], str(name))
+    return embed_values(sub, times, model, layer, batch_size, autocast)[0]
+
+
+def embed(
+    ds: xr.Dataset,
+    model,
+    layer: str = "encoder",
+    static=None,
+    batch_size: int = 1,
+    device: str | None = None,
+    autocast: bool = False,
+    time=None,
+    progress: bool = False,
+) -> xr.DataArray:
+    """Embeddings of ``ds`` by ``model`` at ``layer`` (see API.md §3).
+
+    ``time`` restricts the analysis times (a value, list or slice). ``autocast=True`` runs in
+    bfloat16 (meant for GPUs). ``device`` moves the model first.
+
+    >>> import xaurora as xa
+    >>> ds = xa.testing.synthetic_dataset(n_times=2)
+    >>> xa.embed(ds, xa.load_model("tiny"), layer="inputs").level.values.tolist()
+    ['inputs']
+    """
+    if device is not None:
+        model.module.to(device)
+    cds = canonicalize(ds, static=static, info=model.info)
+    times = select_times(cds, model.timestep, time)
+    lazy = any(cds[v].chunks is not None for v in cds.data_vars)
+    if not lazy:
+        values, layout = embed_values(cds, times, model, layer, batch_size, autocast, progress)
+        return _to_dataarray(values, layout, times, model, layer, cds)
+
+    import dask
+    import dask.array as dsa
+
+    layout = _probe_layout(cds, model, layer)
+    step = np.timedelta64(int(model.timestep.total_seconds()), "s").astype("timedelta64[ns]")
+    tvals = cds["time"].values.astype("datetime64[ns]")
+    bounds = np.cumsum((0,) + tuple(cds.chunks["time"]))
+    blocks = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        block_t = times[np.isin(times, tvals[lo:hi])]
+        if block_t.size == 0:
+            continue
+        need = np.unique(np.concatenate([block_t - step, block_t]))
+        task = dask.delayed(_embed_block, pure=True)(
+            cds.sel(time=need), block_t, model, layer, batch_size, autocast
+        )
+        shape = (block_t.size, len(layout.levels), layout.lat.size, layout.lon.size,
+                 layout.n_channel)
+        blocks.append(dsa.from_delayed(task, shape=shape, dtype=np.float32))
+    values = dsa.concatenate(blocks, axis=0)
+    return _to_dataarray(values, layout, times, model, layer, cds)

@@ -1,0 +1,87 @@
+"""Forecasts: Aurora's predictions as a Dataset with the input's names and grid.
+
+>>> import xaurora as xa
+>>> ds = xa.testing.synthetic_dataset(n_times=2)
+>>> fc = ds.aurora.forecast(xa.load_model("tiny"), steps=2)
+>>> fc["2t"].dims
+('time', 'lead_time', 'lat', 'lon')
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from xaurora.batch import batch_slices, make_batch, select_times
+from xaurora.io.canonical import canonicalize
+from xaurora.io.names import STATIC_PREFIX
+
+
+def rollout_arrays(module, batch, steps: int) -> list[dict[str, np.ndarray]]:
+    """Run ``steps`` autoregressive steps; per step a dict of (B, [C,] H', W') arrays."""
+    import torch
+    from aurora import rollout
+
+    out = []
+    with torch.no_grad():
+        for pred in rollout(module, batch, steps=steps):
+            arrays = {k: v[:, 0].float().cpu().numpy() for k, v in pred.surf_vars.items()}
+            arrays.update({k: v[:, 0].float().cpu().numpy() for k, v in pred.atmos_vars.items()})
+            out.append(arrays)
+    return out
+
+
+def _pad_rows(a: np.ndarray, n_lat: int) -> np.ndarray:
+    """Put the row Aurora cropped back as NaN."""
+    missing = n_lat - a.shape[-2]
+    if missing <= 0:
+        return a
+    pad = [(0, 0)] * (a.ndim - 2) + [(0, missing), (0, 0)]
+    return np.pad(a, pad, constant_values=np.nan)
+
+
+def forecast(ds: xr.Dataset, model, steps: int = 1, static=None, time=None,
+             batch_size: int = 1) -> xr.Dataset:
+    """Predictions ``steps`` × timestep ahead for every analysis time (API.md §3).
+
+    Variables keep the input's names; dims ``(time, lead_time, [level,] lat, lon)`` on the input
+    grid (lat descending, lon in [0, 360)), the cropped latitude row is NaN.
+    """
+    if steps < 1:
+        raise ValueError(f"steps: must be ≥ 1, got {steps}.")
+    cds = canonicalize(ds, static=static, info=model.info).load()
+    times = select_times(cds, model.timestep, time)
+    module = model.module
+    per_step: list[list[dict]] = [[] for _ in range(steps)]
+    for sl in batch_slices(len(times), batch_size):
+        batch = make_batch(cds, times[sl], module, model.timestep)
+        for i, arrays in enumerate(rollout_arrays(module, batch, steps)):
+            per_step[i].append(arrays)
+    n_lat = cds.sizes["lat"]
+    lead = pd.to_timedelta([model.timestep * (i + 1) for i in range(steps)])
+    data = {}
+    for name in per_step[0][0]:
+        stacked = np.stack(
+            [np.concatenate([a[name] for a in per_step[i]], axis=0) for i in range(steps)], axis=1
+        )
+        stacked = _pad_rows(stacked, n_lat)
+        src = cds[name].attrs.get("source_name", name) if name in cds else name
+        dims = ("time", "lead_time", "level", "lat", "lon") if stacked.ndim == 5 else (
+            "time", "lead_time", "lat", "lon")
+        attrs = {k: v for k, v in (cds[name].attrs if name in cds else {}).items()
+                 if k in ("units", "long_name", "standard_name")}
+        data[src] = (dims, stacked.astype(np.float32), attrs)
+    coords = {"time": times, "lead_time": lead, "lat": cds["lat"], "lon": cds["lon"]}
+    if "level" in cds.coords:
+        coords["level"] = cds["level"]
+    out = xr.Dataset(data, coords=coords)
+    out = out.assign_coords(valid_time=out["time"] + out["lead_time"])
+    out.attrs = {"model": model.label, "timestep_hours": model.timestep.total_seconds() / 3600}
+    return out
+
+
+def static_names(cds: xr.Dataset) -> dict[str, str]:
+    """Canonical static name → the name it had in the user's data."""
+    return {v: cds[v].attrs.get("source_name", v.removeprefix(STATIC_PREFIX))
+            for v in cds.data_vars if str(v).startswith(STATIC_PREFIX)}

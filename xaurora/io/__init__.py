@@ -1,0 +1,5 @@
+"""Reading ERA5-like datasets into Aurora's canonical form (see :func:`canonicalize`)."""
+
+from xaurora.io.canonical import canonicalize, describe
+
+__all__ = ["canonicalize", "describe"]

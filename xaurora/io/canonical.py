@@ -1,0 +1,304 @@
+"""Turn any supported ERA5 layout into Aurora's canonical Dataset, failing early and clearly.
+
+Canonical form: Aurora variable names (statics prefixed ``static_``), dims ``time``, ``level``
+(int hPa), ``lat`` (descending), ``lon`` ([0, 360) ascending), float32. Each variable keeps its
+user-facing name in ``attrs["source_name"]`` so results can be named as in the input. Checks
+that need the data (NaNs, units) run eagerly on in-memory data and inside the task on Dask data,
+so a lazy dataset stays lazy.
+
+>>> import xaurora as xa
+>>> ds = xa.testing.synthetic_dataset(naming="cds")
+>>> sorted(canonicalize(ds).data_vars)[:3]
+['10u', '10v', '2t']
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import xarray as xr
+
+from xaurora.io.names import (
+    ATMOS_NAMES,
+    DIM_NAMES,
+    HINTS,
+    STATIC_NAMES,
+    STATIC_PREFIX,
+    SURFACE_NAMES,
+    UNITS,
+)
+
+# A field whose mean lies further than this many normalisation scales from Aurora's
+# normalisation location is in the wrong units (°C vs K, hPa vs Pa, m vs m² s⁻²).
+MAX_MEAN_Z = 8.0
+
+
+def _rename_dims(ds: xr.Dataset) -> xr.Dataset:
+    mapping = {k: v for k, v in DIM_NAMES.items() if k in ds.variables or k in ds.dims}
+    mapping = {k: v for k, v in mapping.items() if k != v}
+    clash = [v for v in set(mapping.values()) if list(mapping.values()).count(v) > 1]
+    if clash:
+        raise ValueError(
+            f"coordinates: more than one coordinate maps to {clash}. Fix: keep one of "
+            f"{[k for k, v in mapping.items() if v in clash]}."
+        )
+    return ds.rename(mapping)
+
+
+def _classify(name: str, da: xr.DataArray) -> tuple[str, str] | None:
+    """(role, aurora name) of a variable, or None if xaurora does not read it."""
+    if "level" in da.dims and name in ATMOS_NAMES:
+        return "atmos", ATMOS_NAMES[name]
+    if name in SURFACE_NAMES:
+        return "surf", SURFACE_NAMES[name]
+    if name in STATIC_NAMES and "level" not in da.dims:
+        return "static", STATIC_PREFIX + STATIC_NAMES[name]
+    return None
+
+
+def _static_from(static) -> xr.Dataset:
+    if static is None:
+        return xr.Dataset()
+    if isinstance(static, (str, os.PathLike)):
+        from xaurora.io.static import load_static
+
+        static = load_static(static)
+    if isinstance(static, xr.DataArray):
+        static = static.to_dataset()
+    out = _rename_dims(static)
+    renamed = {}
+    for name, da in out.data_vars.items():
+        if name in STATIC_NAMES:
+            renamed[name] = STATIC_PREFIX + STATIC_NAMES[name]
+    return out[list(renamed)].rename(renamed).assign(
+        **{v: out[k].assign_attrs(source_name=k) for k, v in renamed.items()}
+    )
+
+
+def _squeeze_time(da: xr.DataArray, name: str) -> xr.DataArray:
+    if "time" in da.dims:
+        da = da.isel(time=0, drop=True)  # static fields do not vary; ERA5 files carry one time
+    elif "time" in da.coords:
+        da = da.drop_vars("time")
+    return da
+
+
+def _check_grid(ds: xr.Dataset) -> None:
+    for dim in ("lat", "lon"):
+        if dim not in ds.dims:
+            raise ValueError(
+                f"grid: no '{dim}' dimension (found dims {tuple(ds.dims)}). Fix: name the grid "
+                f"dims latitude/lat and longitude/lon."
+            )
+    lat = ds["lat"].values
+    if np.any(np.abs(lat) > 90):
+        raise ValueError("latitude: values outside [-90, 90]. Fix: check the latitude coordinate.")
+    if np.unique(lat).size != lat.size:
+        raise ValueError("latitude: repeated values. Fix: remove duplicate rows.")
+
+
+def _normalise_lon(ds: xr.Dataset) -> xr.Dataset:
+    lon = ds["lon"].values.astype(np.float64)
+    wrapped = np.mod(lon, 360.0)
+    if np.unique(np.round(wrapped, 6)).size != lon.size:
+        raise ValueError(
+            "longitude: some longitudes coincide after wrapping to [0, 360) (e.g. both -180 "
+            "and 180). Fix: drop the duplicated column."
+        )
+    ds = ds.assign_coords(lon=("lon", wrapped, {"units": "degrees_east"}))
+    return ds.sortby("lon").sortby("lat", ascending=False)
+
+
+def _normalise_levels(ds: xr.Dataset) -> xr.Dataset:
+    if "level" not in ds.dims:
+        return ds
+    lev = ds["level"]
+    units = str(lev.attrs.get("units", "hPa")).lower()
+    values = lev.values.astype(np.float64)
+    if units in ("pa", "pascal") or values.max() > 1100:
+        raise ValueError(
+            f"level: pressure levels look like Pa ({values.tolist()}); xaurora expects hPa. "
+            f"Fix: ds = ds.assign_coords(level=ds.level / 100) (and set units='hPa')."
+        )
+    if not np.allclose(values, np.round(values)):
+        raise ValueError(f"level: non-integer pressure levels {values.tolist()}. Fix: use hPa.")
+    return ds.assign_coords(level=("level", values.round().astype(int), {"units": "hPa"}))
+
+
+def _check_levels(levels, names) -> None:
+    from aurora.normalisation import level_to_str, locations
+
+    for v in names:
+        bad = [int(p) for p in levels if f"{v}_{level_to_str(p)}" not in locations]
+        if bad:
+            ok = sorted({int(k.split("_")[1]) for k in locations if k.startswith(f"{v}_")
+                         and k.split("_")[1].isdigit()})
+            raise ValueError(
+                f"{v}: pressure level(s) {bad} hPa are not supported (Aurora has normalisation "
+                f"statistics only for {ok}). Fix: ds.sel(level={ok}) or interpolate."
+            )
+
+
+def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = True) -> xr.Dataset:
+    """Read ``ds`` (any naming scheme of API.md §2) into the canonical Aurora layout.
+
+    ``static`` (Dataset, DataArray or path) supplies or overrides static fields. ``info`` (a
+    registry entry) restricts the check to the variables the model needs.
+    """
+    if isinstance(ds, xr.DataArray):
+        raise ValueError(
+            "dataset: got a DataArray; Aurora needs several variables. Fix: pass an xr.Dataset."
+        )
+    ds = _rename_dims(ds)
+    out: dict[str, xr.DataArray] = {}
+    for name, da in ds.data_vars.items():
+        role = _classify(str(name), da)
+        if role is None:
+            continue
+        kind, canon = role
+        if canon in out:
+            raise ValueError(
+                f"{name}: maps to Aurora's '{canon}', which another variable "
+                f"({out[canon].attrs['source_name']}) already provides. Fix: drop one of them."
+            )
+        if kind == "static":
+            da = _squeeze_time(da, str(name))
+        out[canon] = da.assign_attrs(source_name=str(name))
+    extra = _static_from(static)
+    for canon in extra.data_vars:
+        out[str(canon)] = _squeeze_time(extra[canon], str(canon))
+    if not out:
+        raise ValueError(
+            f"dataset: none of the variables {list(ds.data_vars)} is an Aurora input. Fix: use "
+            f"ERA5 names (t2m/2t/2m_temperature, msl, u10, v10, z, u, v, t, q, lsm, slt)."
+        )
+    cds = xr.Dataset(out)
+    for c in ("lat", "lon"):  # regridded statics must sit on the same grid
+        if c in cds.coords and c in ds.coords and cds.sizes[c] != ds.sizes.get(c, cds.sizes[c]):
+            raise ValueError(f"static: {c} does not match the dataset grid. Fix: regrid statics.")
+    _check_grid(cds)
+    cds = _normalise_lon(cds)
+    cds = _normalise_levels(cds)
+    for name, da in cds.data_vars.items():
+        extra_dims = set(da.dims) - {"time", "level", "lat", "lon"}
+        if extra_dims:
+            raise ValueError(
+                f"{da.attrs['source_name']}: unexpected dimension(s) {sorted(extra_dims)}. "
+                f"Fix: select one value, e.g. ds.isel({sorted(extra_dims)[0]}=0)."
+            )
+        order = [d for d in ("time", "level", "lat", "lon") if d in da.dims]
+        attrs = dict(da.attrs, units=UNITS.get(str(name), da.attrs.get("units", "")))
+        cds[name] = da.transpose(*order).astype(np.float32).assign_attrs(attrs)
+    if "time" in cds.dims:
+        cds = cds.sortby("time")
+        t = cds["time"].values
+        if np.unique(t).size != t.size:
+            raise ValueError("time: repeated time stamps. Fix: drop duplicates (ds.drop_duplicates('time')).")
+    atmos = [v for v in cds.data_vars if "level" in cds[v].dims]
+    if atmos:
+        _check_levels(cds["level"].values, atmos)
+    if info is not None:
+        require(cds, info)
+    if check_values:
+        for name in cds.data_vars:
+            if not _is_lazy(cds[name]):
+                check_values_of(cds[name], str(name))
+    return cds
+
+
+def _is_lazy(da: xr.DataArray) -> bool:
+    return da.chunks is not None
+
+
+def require(cds: xr.Dataset, info) -> None:
+    """Raise if a variable the model needs is missing."""
+    need = [*info.surf_vars, *info.atmos_vars]
+    statics = [STATIC_PREFIX + v for v in info.static_vars]
+    missing = [v for v in need if v not in cds.data_vars]
+    missing += [v.removeprefix(STATIC_PREFIX) + " (static)" for v in statics
+                if v not in cds.data_vars]
+    if missing:
+        raise ValueError(
+            f"dataset: missing variable(s) {missing} needed by {info.name}. Fix: add them under "
+            f"an Aurora, ECMWF/CDS or WeatherBench2 name; static fields can be passed with "
+            f"static= (a Dataset or a netCDF path)."
+        )
+    bad = [v for v in info.atmos_vars if "level" not in cds[v].dims]
+    if bad:
+        raise ValueError(f"{bad}: atmospheric variables need a pressure-level dim. Fix: add level.")
+
+
+def norm_stats(var: str, level: int | None = None) -> tuple[float, float]:
+    """Aurora's normalisation (location, scale) for a canonical variable name."""
+    from aurora.normalisation import level_to_str, locations, scales
+
+    key = var.removeprefix(STATIC_PREFIX)
+    if level is not None:
+        key = f"{key}_{level_to_str(level)}"
+    return float(locations[key]), float(scales[key])
+
+
+def check_values_of(da: xr.DataArray, name: str) -> None:
+    """NaN and unit checks of one canonical variable (computes it)."""
+    values = np.asarray(da.values, dtype=np.float64)
+    src = da.attrs.get("source_name", name)
+    if not np.isfinite(values).all():
+        where = np.argwhere(~np.isfinite(values))[0]
+        idx = dict(zip(da.dims, where.tolist()))
+        raise ValueError(
+            f"{src}: contains NaN or infinite values (first at index {idx}). Fix: fill or drop "
+            f"them (Aurora cannot take missing data), e.g. ds['{src}'].fillna(...) or select "
+            f"other times."
+        )
+    levels = da["level"].values if "level" in da.dims else [None]
+    for i, lev in enumerate(levels):
+        sub = values[:, i] if lev is not None and da.dims[0] == "time" else values
+        if lev is not None and da.dims[0] == "level":
+            sub = values[i]
+        loc, scale = norm_stats(name, lev)
+        z = (sub.mean() - loc) / scale
+        if abs(z) > MAX_MEAN_Z:
+            at = "" if lev is None else f" at {int(lev)} hPa"
+            raise ValueError(
+                f"{src}: values{at} average {sub.mean():.4g}, far from the expected "
+                f"≈{loc:.4g} {UNITS.get(name, '')} ({z:+.0f} normalisation scales). "
+                f"Fix: {HINTS.get(name, 'convert to ERA5 units')}."
+            )
+
+
+def describe(ds: xr.Dataset, static=None, timestep_hours: float = 6.0) -> str:
+    """A human-readable account of how ``ds`` is read (used by ``xaurora info``)."""
+    lines = []
+    raw = _rename_dims(ds)
+    for name, da in raw.data_vars.items():
+        role = _classify(str(name), da)
+        what = "ignored (not an Aurora input)" if role is None else f"{role[0]:6s} → {role[1]}"
+        lines.append(f"  {str(name):28s} {str(tuple(da.dims)):40s} {what}")
+    cds = canonicalize(ds, static=static, check_values=False)
+    head = [f"Variables ({len(raw.data_vars)}):", *lines, "Grid:"]
+    lat, lon = cds["lat"].values, cds["lon"].values
+    head.append(f"  lat {lat.size} rows {lat[0]:g} → {lat[-1]:g} (descending after reading)")
+    head.append(f"  lon {lon.size} cols {lon[0]:g} → {lon[-1]:g} (wrapped to [0, 360))")
+    for p in (4, 10, 3):
+        try:
+            from xaurora.grid import patch_centres
+
+            la, lo = patch_centres(lat, lon, p)
+            head.append(f"  patch size {p}: {la.size} × {lo.size} patches")
+        except ValueError as e:
+            head.append(f"  patch size {p}: not usable ({str(e).split('.')[0]})")
+    if "level" in cds.dims:
+        head.append(f"Levels (hPa): {cds['level'].values.tolist()}")
+    if "time" in cds.dims:
+        from xaurora.batch import analysis_times
+
+        t = cds["time"].values
+        at = analysis_times(cds, np.timedelta64(int(timestep_hours * 3600), "s"), strict=False)
+        head.append(f"Times: {t.size} from {t[0]} to {t[-1]}; {at.size} have their "
+                    f"t − {timestep_hours:g} h step (usable analysis times)")
+    statics = [v for v in cds.data_vars if str(v).startswith(STATIC_PREFIX)]
+    head.append(f"Static fields: {statics or 'none (pass static=...)'}")
+    lazy = any(cds[v].chunks is not None for v in cds.data_vars)
+    head.append(f"Backed by {'Dask (lazy)' if lazy else 'memory'}")
+    return "\n".join(head)

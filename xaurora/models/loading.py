@@ -1,0 +1,198 @@
+"""Loading Aurora models: released checkpoints, local files, ``tiny`` and random weights.
+
+An :class:`AuroraModel` is a small handle around an ``aurora.Aurora`` module. It pickles as its
+specification (name, checkpoint path, seed, device, random_weights), never as weights, so it can
+be shipped to Dask workers; each process builds the module once and caches it.
+
+Aurora zero-initialises the modulation of every adaptive LayerNorm, so a freshly constructed
+backbone is the identity (no information crosses levels or locations). Random-weight models
+(``tiny`` and ``random_weights=True``) therefore redraw those weights so that every block acts.
+
+>>> import xaurora as xa
+>>> model = xa.load_model("tiny", seed=0)
+>>> model.patch_size, model.timestep.total_seconds() / 3600
+(4, 6.0)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from xaurora.models.registry import ModelInfo, get_info
+
+_CACHE: dict[tuple, Any] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild a model in another process."""
+
+    name: str
+    checkpoint: str | None = None
+    device: str | None = None
+    seed: int = 0
+    random_weights: bool = False
+
+    def key(self) -> tuple:
+        return (self.name, self.checkpoint, self.device, self.seed, self.random_weights)
+
+
+def default_device() -> str:
+    """CUDA when a GPU is present, else CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def activate_blocks(module, seed: int = 0, std: float = 0.02) -> None:
+    """Give zero-initialised modulation (AdaLN) and LoRA weights random values.
+
+    After this every backbone block changes its input: scale ≈ 1 plus a random modulation, shift
+    random, so information crosses windows, levels and locations as in a trained model.
+    """
+    import torch
+    from aurora.model.film import AdaptiveLayerNorm
+    from aurora.model.lora import LoRA
+
+    gen = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, AdaptiveLayerNorm):
+                lin = m.ln_modulation[-1]
+                d = lin.out_features // 2
+                lin.weight.copy_(torch.randn(lin.weight.shape, generator=gen) * std)
+                bias = torch.randn(lin.bias.shape, generator=gen) * std
+                bias[d:] += 1.0  # the scale half: multiply the normalised branch by ≈ 1
+                lin.bias.copy_(bias)
+            elif isinstance(m, LoRA):
+                m.lora_B.copy_(torch.randn(m.lora_B.shape, generator=gen) * std)
+
+
+def build_module(spec: ModelSpec):
+    """Construct the ``aurora`` module for ``spec`` and load or draw its weights."""
+    import aurora
+    import torch
+
+    info = get_info(spec.name)
+    cls = getattr(aurora, info.cls)
+    random = spec.random_weights or info.checkpoint is None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed)
+        module = cls(**info.kwargs)
+    if random:
+        activate_blocks(module, seed=spec.seed)
+    elif spec.checkpoint is not None:
+        path = os.fspath(spec.checkpoint)
+        if not os.path.exists(path):
+            raise ValueError(
+                f"checkpoint: file {path!r} does not exist. Fix: pass the path of a downloaded "
+                f"{info.checkpoint or 'Aurora checkpoint'} file, or omit checkpoint= to use the "
+                f"Hugging Face cache."
+            )
+        module.load_checkpoint_local(path)  # torch.load(weights_only=True) inside
+    else:
+        module.load_checkpoint(info.repo, info.checkpoint, revision=info.revision)
+    module.eval()
+    return module.to(spec.device or default_device())
+
+
+def cached_module(spec: ModelSpec):
+    """The module for ``spec``, built at most once per process."""
+    key = spec.key()
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = build_module(spec)
+        return _CACHE[key]
+
+
+class AuroraModel:
+    """An Aurora model with its registry entry; pickles as its specification."""
+
+    def __init__(self, spec: ModelSpec, module=None) -> None:
+        self.spec = spec
+        self.info: ModelInfo = get_info(spec.name)
+        self._module = module
+
+    @property
+    def module(self):
+        """The underlying ``aurora.Aurora`` ``torch.nn.Module`` (built on first use)."""
+        if self._module is None:
+            self._module = cached_module(self.spec)
+        return self._module
+
+    name = property(lambda self: self.spec.name)
+    seed = property(lambda self: self.spec.seed)
+    checkpoint = property(lambda self: self.spec.checkpoint)
+    random_weights = property(lambda self: self.spec.random_weights or self.info.checkpoint is None)
+    patch_size = property(lambda self: self.info.patch_size)
+
+    @property
+    def timestep(self) -> timedelta:
+        return self.info.timestep
+
+    @property
+    def device(self):
+        return next(self.module.parameters()).device
+
+    @property
+    def label(self) -> str:
+        """A short description for attrs: name, plus weights origin."""
+        if self.random_weights:
+            return f"{self.name} (random weights, seed={self.seed})"
+        return self.name
+
+    def with_random_weights(self, seed: int | None = None) -> AuroraModel:
+        """The same architecture with random weights, every block active (the control model)."""
+        s = self.spec
+        return load_model(
+            s.name, device=s.device, seed=s.seed if seed is None else seed, random_weights=True
+        )
+
+    def __reduce__(self):
+        return (_from_spec, (self.spec,))
+
+    def __dask_tokenize__(self):
+        return ("xaurora.AuroraModel", *self.spec.key())
+
+    def __repr__(self) -> str:
+        return f"AuroraModel({self.label!r}, patch_size={self.patch_size}, timestep={self.timestep})"
+
+
+def _from_spec(spec: ModelSpec) -> AuroraModel:
+    return AuroraModel(spec)
+
+
+def load_model(
+    name: str,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    device: str | None = None,
+    seed: int = 0,
+    random_weights: bool = False,
+) -> AuroraModel:
+    """Load an Aurora model by registry name (see ``xa.MODELS``).
+
+    ``checkpoint`` reads weights from a local file; without it a released model's weights come
+    from the Hugging Face cache/download at the pinned revision. ``random_weights=True`` gives
+    the same architecture with random weights and every block active (the control model).
+
+    >>> import xaurora as xa
+    >>> xa.load_model("tiny").module.__class__.__name__
+    'Aurora'
+    """
+    get_info(name)
+    spec = ModelSpec(
+        name=name,
+        checkpoint=None if checkpoint is None else os.fspath(checkpoint),
+        device=device,
+        seed=int(seed),
+        random_weights=bool(random_weights),
+    )
+    model = AuroraModel(spec)
+    model.module  # noqa: B018 - load now so errors surface at the call site
+    return model

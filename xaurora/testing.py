@@ -1,0 +1,113 @@
+"""Small generated ERA5-like data for tests and examples (public: test your own code with it).
+
+Fields are Aurora's normalisation location plus a smooth, moving random pattern of about one
+normalisation scale, so every variable is in ERA5 units and passes xaurora's checks.
+
+>>> ds = synthetic_dataset(n_lat=17, n_lon=32, n_times=2, naming="cds")
+>>> sorted(ds.dims)
+['latitude', 'longitude', 'pressure_level', 'valid_time']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+SCHEMES = {
+    "aurora": {"2t": "2t", "10u": "10u", "10v": "10v", "msl": "msl", "z": "z", "u": "u",
+               "v": "v", "t": "t", "q": "q", "lsm": "lsm", "slt": "slt",
+               "zs": "geopotential_at_surface",
+               "dims": ("time", "level", "lat", "lon")},
+    "cds": {"2t": "t2m", "10u": "u10", "10v": "v10", "msl": "msl", "z": "z", "u": "u",
+            "v": "v", "t": "t", "q": "q", "lsm": "lsm", "slt": "slt",
+            "zs": "geopotential_at_surface",
+            "dims": ("valid_time", "pressure_level", "latitude", "longitude")},
+    "wb2": {"2t": "2m_temperature", "10u": "10m_u_component_of_wind",
+            "10v": "10m_v_component_of_wind", "msl": "mean_sea_level_pressure",
+            "z": "geopotential", "u": "u_component_of_wind", "v": "v_component_of_wind",
+            "t": "temperature", "q": "specific_humidity", "lsm": "land_sea_mask",
+            "slt": "soil_type", "zs": "geopotential_at_surface",
+            "dims": ("time", "level", "latitude", "longitude")},
+}
+
+
+def _smooth(rng, lat, lon, t_hours, n_modes: int = 4) -> np.ndarray:
+    """(time, lat, lon) field of unit-ish amplitude: a few drifting large-scale waves."""
+    la = np.deg2rad(lat)[None, :, None]
+    lo = np.deg2rad(lon)[None, None, :]
+    tt = np.asarray(t_hours, dtype=np.float64)[:, None, None]
+    out = np.zeros((tt.shape[0], la.shape[1], lo.shape[2]))
+    for _ in range(n_modes):
+        k, m = rng.integers(1, 5), rng.integers(1, 4)
+        phase, speed = rng.uniform(0, 2 * np.pi), rng.uniform(-0.05, 0.05)
+        out += rng.normal() * np.cos(m * la) * np.cos(k * lo + phase + speed * tt)
+    return out / np.sqrt(n_modes)
+
+
+def synthetic_dataset(
+    n_lat: int = 33,
+    n_lon: int = 64,
+    n_times: int = 3,
+    levels=(500, 850),
+    start: str = "2020-01-01",
+    freq: str = "6h",
+    naming: str = "aurora",
+    seed: int = 0,
+    lazy: bool = False,
+    with_static: bool = True,
+    lon_180: bool = False,
+) -> xr.Dataset:
+    """An ERA5-like Dataset (surface, atmospheric and static fields) on a global grid.
+
+    ``naming`` picks the scheme ("aurora", "cds" or "wb2"); ``lazy`` chunks it by one time
+    step; ``lon_180`` uses longitudes in [-180, 180).
+    """
+    from aurora.normalisation import level_to_str, locations, scales
+
+    rng = np.random.default_rng(seed)
+    names = SCHEMES[naming]
+    tdim, ldim, ydim, xdim = names["dims"]
+    lat = np.linspace(90, -90, n_lat)
+    lon = np.arange(n_lon) * 360.0 / n_lon
+    if lon_180:
+        lon = np.where(lon >= 180, lon - 360, lon)
+        lon = np.sort(lon)
+    times = pd.date_range(start, periods=n_times, freq=freq)
+    hours = (times - times[0]) / pd.Timedelta("1h")
+    data = {}
+    for v in ("2t", "10u", "10v", "msl"):
+        f = locations[v] + 0.8 * scales[v] * _smooth(rng, lat, lon, hours)
+        data[names[v]] = ((tdim, ydim, xdim), f.astype(np.float32))
+    for v in ("z", "u", "v", "t", "q"):
+        field = np.stack(
+            [locations[f"{v}_{level_to_str(p)}"] + 0.8 * scales[f"{v}_{level_to_str(p)}"]
+             * _smooth(rng, lat, lon, hours) for p in levels], axis=1)
+        if v == "q":
+            field = np.clip(field, 0, None)
+        data[names[v]] = ((tdim, ldim, ydim, xdim), field.astype(np.float32))
+    if with_static:
+        land = _smooth(rng, lat, lon, [0.0])[0] > 0.3
+        data[names["lsm"]] = ((ydim, xdim), land.astype(np.float32))
+        orog = np.abs(_smooth(rng, lat, lon, [0.0])[0]) * 8000.0 * land
+        data[names["zs"]] = ((ydim, xdim), orog.astype(np.float32))
+        slt = np.where(land, rng.integers(1, 8, size=land.shape), 0)
+        data[names["slt"]] = ((ydim, xdim), slt.astype(np.float32))
+    ds = xr.Dataset(
+        data,
+        coords={tdim: times, ldim: (ldim, np.asarray(levels), {"units": "hPa"}),
+                ydim: (ydim, lat, {"units": "degrees_north"}),
+                xdim: (xdim, lon, {"units": "degrees_east"})},
+    )
+    if naming == "wb2":
+        ds = ds.sortby(ydim)  # WeatherBench2 stores latitude ascending
+    if lazy:
+        ds = ds.chunk({tdim: 1})
+    return ds
+
+
+def synthetic_static(n_lat: int = 33, n_lon: int = 64, seed: int = 0) -> xr.Dataset:
+    """Only the static fields (``lsm``, ``z``, ``slt``) in ECMWF naming, as a separate file has."""
+    ds = synthetic_dataset(n_lat, n_lon, n_times=1, seed=seed, naming="cds")
+    out = ds[["lsm", "slt", "geopotential_at_surface"]].rename(geopotential_at_surface="z")
+    return out
