@@ -1,0 +1,205 @@
+"""Principal component analysis of labelled arrays (``X.aurora.pca``), with scikit-learn.
+
+Samples are the points of ``sample_dims`` (e.g. ``time``, or ``time, lat, lon`` for unpooled
+patches); features are all other dims (e.g. ``stat, level, channel``). The result is an
+``xr.Dataset`` that carries everything needed to project new data — ``mean`` (features) and
+``components`` — so it survives ``to_netcdf``/``open_dataset`` and needs no hidden state:
+
+* :func:`pca_transform` projects new data onto a fitted result (lazy on Dask input);
+* :func:`pca_estimator` rebuilds the fitted ``sklearn.decomposition.PCA`` from it.
+
+>>> import numpy as np, xarray as xr
+>>> rng = np.random.default_rng(0)
+>>> X = xr.DataArray(rng.normal(size=(50, 3, 4)), dims=("time", "stat", "channel"))
+>>> res = pca(X, 2)
+>>> res.scores.dims, res.components.dims, res.explained_variance_ratio.dims
+(('time', 'component'), ('component', 'stat', 'channel'), ('component',))
+>>> bool(np.allclose(pca_transform(res, X), res.scores))
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["pca", "pca_estimator", "pca_transform"]
+
+
+def pca(X: xr.DataArray, n_components: int, sample_dims: Sequence[str] = ("time",)) -> xr.Dataset:
+    """Fit a PCA with samples along ``sample_dims`` and features along every other dim.
+
+    Returns an ``xr.Dataset`` with ``scores`` (sample dims, ``component``), ``components``
+    (``component``, feature dims, unstacked back, with the input's coords), ``mean`` (feature
+    dims), ``explained_variance``, ``explained_variance_ratio`` and ``singular_values``
+    (``component``). ``component`` runs 1, 2, … (component 1 is PC1). The sign of each
+    component follows scikit-learn's deterministic convention. Dask input is computed.
+
+    >>> import numpy as np, xarray as xr
+    >>> t = np.arange(40)
+    >>> X = xr.DataArray(np.outer(np.sin(t), [1.0, 2.0]), dims=("time", "channel"))
+    >>> round(float(pca(X, 1).explained_variance_ratio[0]), 6)
+    1.0
+    """
+    from sklearn.decomposition import PCA
+
+    sample_dims, feature_dims = _split_dims(X, sample_dims)
+    n_samples = int(np.prod([X.sizes[d] for d in sample_dims]))
+    n_features = int(np.prod([X.sizes[d] for d in feature_dims]))
+    if not 1 <= int(n_components) <= min(n_samples, n_features):
+        raise ValueError(
+            f"pca: n_components={n_components} must be between 1 and min(samples, features) = "
+            f"min({n_samples}, {n_features}). Fix: ask for fewer components or add samples."
+        )
+    data = np.asarray(X.transpose(*sample_dims, *feature_dims).values)
+    data = data.reshape(n_samples, n_features)
+    if not np.all(np.isfinite(data)):
+        raise ValueError(
+            f"{X.name or 'array'}: contains NaN or infinite values; PCA needs complete data. "
+            "Fix: drop or fill them first (e.g. .dropna('time') or .fillna(0))."
+        )
+    est = PCA(n_components=int(n_components), random_state=0).fit(data)
+    scores = est.transform(data)
+
+    comp = xr.DataArray(np.arange(1, est.n_components_ + 1), dims="component",
+                        attrs={"long_name": "principal component number (1 = PC1)"})
+    sample_shape = [X.sizes[d] for d in sample_dims]
+    feature_shape = [X.sizes[d] for d in feature_dims]
+    s_coords = _coords_on(X, sample_dims)
+    f_coords = _coords_on(X, feature_dims)
+    ds = xr.Dataset(
+        {
+            "scores": xr.DataArray(
+                scores.reshape(*sample_shape, -1), dims=(*sample_dims, "component"),
+                coords=s_coords, attrs={"long_name": "principal component scores"},
+            ),
+            "components": xr.DataArray(
+                est.components_.reshape(-1, *feature_shape), dims=("component", *feature_dims),
+                coords=f_coords, attrs={"long_name": "principal axes (unit length, EOFs)"},
+            ),
+            "mean": xr.DataArray(
+                est.mean_.reshape(feature_shape), dims=feature_dims, coords=f_coords,
+                attrs={"long_name": "per-feature mean removed before the projection"},
+            ),
+            "explained_variance": ("component", est.explained_variance_,
+                                   {"long_name": "variance of each component's scores"}),
+            "explained_variance_ratio": ("component", est.explained_variance_ratio_,
+                                         {"long_name": "fraction of total variance explained",
+                                          "units": "1"}),
+            "singular_values": ("component", est.singular_values_),
+        },
+        coords={"component": comp},
+        attrs={
+            "sample_dims": " ".join(sample_dims),
+            "feature_dims": " ".join(feature_dims),
+            "n_samples": n_samples,
+            "noise_variance": float(est.noise_variance_),
+            "estimator": "sklearn.decomposition.PCA",
+            **{k: v for k, v in X.attrs.items() if k in ("model", "layer", "patch_size")},
+        },
+    )
+    return ds
+
+
+def pca_transform(result: xr.Dataset, X_new: xr.DataArray) -> xr.DataArray:
+    """Project ``X_new`` onto a fitted PCA: ``(X_new - mean) · components`` → scores.
+
+    ``result`` is the Dataset returned by :func:`pca` (possibly reloaded from netCDF; for the
+    sklearn object see :func:`pca_estimator`). ``X_new`` needs the same feature dims with the
+    same coords; its other dims become the sample dims of the result (``component`` added).
+    Equals ``PCA.transform``; lazy on Dask input.
+
+    >>> import numpy as np, xarray as xr
+    >>> X = xr.DataArray(np.random.default_rng(1).normal(size=(30, 5)), dims=("time", "channel"))
+    >>> res = pca(X.isel(time=slice(0, 20)), 2)
+    >>> pca_transform(res, X.isel(time=slice(20, None))).sizes["time"]
+    10
+    """
+    if not isinstance(result, xr.Dataset) or "components" not in result or "mean" not in result:
+        raise TypeError(
+            "pca_transform: expected the xr.Dataset returned by xaurora.analysis.pca.pca "
+            f"(with 'components' and 'mean'), got {type(result).__name__}. Fix: pass that result."
+        )
+    feature_dims = tuple(d for d in result["components"].dims if d != "component")
+    missing = [d for d in feature_dims if d not in X_new.dims]
+    if missing:
+        raise ValueError(
+            f"{X_new.name or 'X_new'}: lacks the feature dim(s) {missing} the PCA was fitted on "
+            f"(features: {feature_dims}). Fix: pool/select it the same way as the fitted data."
+        )
+    for d in feature_dims:
+        if X_new.sizes[d] != result.sizes[d]:
+            raise ValueError(
+                f"{X_new.name or 'X_new'}: feature dim {d!r} has {X_new.sizes[d]} entries; the PCA "
+                f"was fitted with {result.sizes[d]}. Fix: select the same {d} values."
+            )
+        if d in X_new.coords and d in result.coords and not np.array_equal(
+            np.asarray(X_new[d].values), np.asarray(result[d].values)
+        ):
+            raise ValueError(
+                f"{X_new.name or 'X_new'}: feature coordinate {d!r} differs from the fitted one. "
+                f"Fix: reorder/select with X_new.sel({d}=result.{d})."
+            )
+    mean = result["mean"].drop_vars([c for c in result["mean"].coords], errors="ignore")
+    comps = result["components"].drop_vars(
+        [c for c in result["components"].coords if c != "component"], errors="ignore"
+    )
+    Xn = X_new.drop_vars([c for c in X_new.coords if set(X_new[c].dims) & set(feature_dims)])
+    scores = xr.dot(Xn - mean, comps, dim=list(feature_dims))
+    sample_dims = [d for d in X_new.dims if d not in feature_dims]
+    scores = scores.transpose(*sample_dims, "component")
+    scores.attrs = {"long_name": "principal component scores (projected)"}
+    return scores.rename("scores")
+
+
+def pca_estimator(result: xr.Dataset):
+    """The fitted ``sklearn.decomposition.PCA`` behind a :func:`pca` result.
+
+    Features are flattened in the order of ``result.components``' feature dims (C order).
+
+    >>> import numpy as np, xarray as xr
+    >>> X = xr.DataArray(np.random.default_rng(2).normal(size=(20, 4)), dims=("time", "channel"))
+    >>> res = pca(X, 2)
+    >>> est = pca_estimator(res)
+    >>> bool(np.allclose(est.transform(X.values), res.scores.values))
+    True
+    """
+    from sklearn.decomposition import PCA
+
+    comps = result["components"]
+    n_comp = comps.sizes["component"]
+    est = PCA(n_components=n_comp, random_state=0)
+    est.components_ = comps.values.reshape(n_comp, -1)
+    est.mean_ = result["mean"].transpose(*comps.dims[1:]).values.ravel()
+    est.explained_variance_ = result["explained_variance"].values
+    est.explained_variance_ratio_ = result["explained_variance_ratio"].values
+    est.singular_values_ = result["singular_values"].values
+    est.n_components_ = n_comp
+    est.n_features_in_ = est.components_.shape[1]
+    est.n_samples_ = int(result.attrs.get("n_samples", 0))
+    est.noise_variance_ = float(result.attrs.get("noise_variance", 0.0))
+    return est
+
+
+def _split_dims(X: xr.DataArray, sample_dims) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    sample_dims = (sample_dims,) if isinstance(sample_dims, str) else tuple(sample_dims)
+    missing = [d for d in sample_dims if d not in X.dims]
+    if missing or not sample_dims:
+        raise ValueError(
+            f"{X.name or 'array'}: sample dim(s) {missing or sample_dims} not in its dims "
+            f"{tuple(X.dims)}. Fix: pass sample_dims from those, e.g. ('time',)."
+        )
+    feature_dims = tuple(d for d in X.dims if d not in sample_dims)
+    if not feature_dims:
+        raise ValueError(
+            f"{X.name or 'array'}: every dim is a sample dim, so there are no features. "
+            "Fix: leave at least one dim (e.g. 'channel') out of sample_dims."
+        )
+    return sample_dims, feature_dims
+
+
+def _coords_on(X: xr.DataArray, dims: Sequence[str]) -> dict:
+    """Coords of X that live only on ``dims`` (index coords and e.g. ``channel_variable``)."""
+    return {k: v for k, v in X.coords.items() if v.dims and set(v.dims) <= set(dims)}

@@ -1,0 +1,365 @@
+"""Linear probes on embeddings (``emb.aurora.probe``): can a linear model read a label?
+
+Samples are the (time, lat, lon) patches; features are ``channel`` and every other dim
+(``level`` stacked with ``channel`` unless a level is selected first). Features are standardised
+on the training set; classification fits ``LogisticRegression`` (lbfgs), regression ``Ridge``.
+Labels on the model's input grid are reduced to patches with :func:`xaurora.grid.to_patches`
+(mean over each patch, then ``> 0.5`` for classification); labels already on the patch grid are
+used as they are (``> 0.5`` for classification). NaN labels mark patches left out of training
+and testing (they still get a prediction).
+
+>>> import numpy as np, xarray as xr
+>>> rng = np.random.default_rng(0)
+>>> emb = xr.DataArray(rng.normal(size=(2, 8, 16, 4)).astype("float32"),
+...                    dims=("time", "lat", "lon", "channel"),
+...                    coords={"lat": np.linspace(80, -80, 8), "lon": np.arange(0, 360, 22.5)})
+>>> res = probe(emb, emb.isel(channel=0) > 0, split=("lon", 120, 210))
+>>> float(res.accuracy) > 0.9, res.label.dims
+(True, ('time', 'lat', 'lon'))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from xaurora.analysis.metrics import METRIC_ATTRS, classification_metrics, regression_metrics
+from xaurora.grid import patch_centres, to_patches
+from xaurora.labels import canonical_grid
+
+__all__ = ["SAMPLE_DIMS", "labels_on_patches", "probe"]
+
+SAMPLE_DIMS = ("time", "lat", "lon")
+_TASKS = ("classification", "regression")
+_OPTIONS = {"class_weight": None, "C": 1.0, "alpha": 1.0, "max_iter": 1000, "tol": 1e-4,
+            "patch_size": None}
+
+
+def probe(
+    emb: xr.DataArray,
+    labels: xr.DataArray,
+    task: str = "classification",
+    split="random",
+    test_size: float = 0.25,
+    seed: int = 0,
+    **kwargs,
+) -> xr.Dataset:
+    """Fit a linear probe of ``labels`` on ``emb`` and score it on a held-out test set.
+
+    ``split``: ``"random"`` (stratified for classification), ``("lon", lon_min, lon_max)`` or
+    ``("lat", lat_min, lat_max)`` (that band, bounds included, is the test set; longitude bands
+    may cross 0°), ``("time", t_start, t_end)``, or a boolean DataArray (True = test) on the patch
+    or input grid. Keyword options: ``class_weight`` (e.g. ``"balanced"``), ``C`` (inverse L2
+    strength, logistic), ``alpha`` (ridge), ``max_iter``, ``tol``, ``patch_size`` (only when
+    ``emb`` lacks the ``patch_size`` attr).
+
+    Returns an ``xr.Dataset`` on the patch grid: ``label``, ``prediction``, ``probability``
+    (classification), ``is_test``, ``is_train``, ``error`` (1 = misclassified, or prediction −
+    label), ``coef`` (feature dims, per standardised feature) and ``intercept``, plus scalar test
+    metrics ``accuracy, balanced_accuracy, precision, recall, f1, roc_auc`` or ``r2, rmse``, and
+    ``n_train``/``n_test``.
+
+    >>> import numpy as np, xarray as xr
+    >>> emb = xr.DataArray(np.random.default_rng(1).normal(size=(1, 8, 8, 3)),
+    ...                    dims=("time", "lat", "lon", "channel"),
+    ...                    coords={"lat": np.arange(8.0), "lon": np.arange(8.0)})
+    >>> res = probe(emb, 2 * emb.isel(channel=1), task="regression")
+    >>> round(float(res.r2), 3)
+    1.0
+    """
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if task not in _TASKS:
+        raise ValueError(f"probe: task={task!r} is not one of {_TASKS}. Fix: pick one of them.")
+    unknown = sorted(set(kwargs) - set(_OPTIONS))
+    if unknown:
+        raise TypeError(f"probe: unexpected option(s) {unknown}; accepted: {sorted(_OPTIONS)}.")
+    opts = {**_OPTIONS, **kwargs}
+    if task == "regression" and opts["class_weight"] is not None:
+        raise ValueError("probe: class_weight only applies to task='classification'.")
+    if not 0.0 < float(test_size) < 1.0:
+        raise ValueError(f"probe: test_size={test_size} must lie strictly between 0 and 1.")
+
+    sample_dims, feature_dims = _probe_dims(emb)
+    y_da = labels_on_patches(labels, emb, task, opts["patch_size"], what="labels")
+    grid = emb.isel({d: 0 for d in feature_dims}, drop=True)
+    y_da = y_da.broadcast_like(grid).transpose(*sample_dims)
+    y = y_da.values.astype(np.float64).ravel()
+    valid = np.isfinite(y)
+    if task == "classification":
+        y_int = np.where(valid, y, 0).astype(np.int64)
+
+    if isinstance(split, str) and split == "random":
+        idx = np.flatnonzero(valid)
+        strat = y_int[idx] if task == "classification" else None
+        if task == "classification":
+            _check_classes(y_int[idx], "the labelled patches", "use labels with both classes")
+        try:
+            _, test_idx = train_test_split(idx, test_size=test_size, random_state=seed,
+                                           stratify=strat)
+        except ValueError as err:
+            raise ValueError(
+                f"labels: a stratified random split failed ({err}). Fix: use more labelled "
+                "patches per class or a different test_size."
+            ) from err
+        is_test = np.zeros(y.size, bool)
+        is_test[test_idx] = True
+    else:
+        is_test = _split_mask(split, emb, grid, sample_dims, opts["patch_size"]).ravel() & valid
+    is_train = valid & ~is_test
+    if not is_train.any() or not is_test.any():
+        raise ValueError(
+            f"split: {_describe(split)} leaves {int(is_train.sum())} training and "
+            f"{int(is_test.sum())} test patches with labels. Fix: choose a split with labelled "
+            "patches on both sides."
+        )
+    if task == "classification":
+        _check_classes(y_int[is_train], "the training set",
+                       "choose a split whose training part contains both classes")
+        _check_classes(y_int[is_test], "the test set",
+                       "widen the test band/period or use split='random' (stratified)")
+
+    X = _feature_matrix(emb, sample_dims, feature_dims)
+    if task == "classification":
+        est = LogisticRegression(C=opts["C"], class_weight=opts["class_weight"],
+                                 max_iter=opts["max_iter"], tol=opts["tol"])
+    else:
+        est = Ridge(alpha=opts["alpha"])
+    model = make_pipeline(StandardScaler(), est)
+    y_fit = y_int if task == "classification" else y
+    model.fit(X[is_train], y_fit[is_train])
+
+    shape = tuple(grid.sizes[d] for d in sample_dims)
+    coords = {k: v for k, v in grid.coords.items()}
+    out = {"label": y.reshape(shape)}
+    if task == "classification":
+        from scipy.special import expit
+
+        decision = model.decision_function(X)  # classes_ == [0, 1]: as predict/predict_proba
+        proba = expit(decision)
+        pred = (decision > 0).astype(np.float64)
+        scores = classification_metrics(y_int[is_test], pred[is_test], proba[is_test])
+        out["probability"] = proba.reshape(shape)
+        error = np.where(valid, (pred != y_int).astype(np.float64), np.nan)
+    else:
+        pred = model.predict(X).astype(np.float64)
+        scores = regression_metrics(y[is_test], pred[is_test])
+        error = np.where(valid, pred - y, np.nan)
+    out.update(prediction=pred.reshape(shape), error=error.reshape(shape),
+               is_test=is_test.reshape(shape), is_train=is_train.reshape(shape))
+    ds = xr.Dataset({k: (sample_dims, v, _VAR_ATTRS[task].get(k, {})) for k, v in out.items()},
+                    coords=coords)
+    f_shape = [emb.sizes[d] for d in feature_dims]
+    f_coords = {k: v for k, v in emb.coords.items() if v.dims and set(v.dims) <= set(feature_dims)}
+    ds["coef"] = xr.DataArray(np.ravel(est.coef_).reshape(f_shape), dims=feature_dims,
+                              coords=f_coords, attrs={"long_name": "probe weight per "
+                                                      "standardised feature"})
+    ds["intercept"] = float(np.ravel(est.intercept_)[0])
+    for name, value in scores.items():
+        ds[name] = xr.DataArray(value, attrs=METRIC_ATTRS[name])
+    ds["n_train"] = int(is_train.sum())
+    ds["n_test"] = int(is_test.sum())
+    ds.attrs = {
+        "task": task,
+        "split": _describe(split),
+        "test_size": float(test_size),
+        "seed": int(seed),
+        "estimator": f"StandardScaler + {est!r}",
+        "label_name": str(getattr(labels, "name", None) or "label"),
+        **{k: v for k, v in emb.attrs.items() if k in ("model", "layer", "patch_size")},
+    }
+    return ds
+
+
+def labels_on_patches(
+    labels: xr.DataArray,
+    emb: xr.DataArray,
+    task: str = "classification",
+    patch_size: int | None = None,
+    what: str = "labels",
+) -> xr.DataArray:
+    """``labels`` on ``emb``'s patch grid (dims ⊂ time, lat, lon), reduced from the input grid
+    if needed (patch mean), then ``> 0.5`` (1/0, NaN kept) for classification.
+
+    >>> import numpy as np, xarray as xr
+    >>> emb = xr.DataArray(np.zeros((2, 1, 1)), dims=("lat", "lon", "channel"),
+    ...                    coords={"lat": [1.5, -2.5], "lon": [1.5]}, attrs={"patch_size": 4})
+    >>> fine = xr.DataArray(np.r_[np.ones(6), np.zeros(3)][:, None] * np.ones((9, 4)),
+    ...                     dims=("lat", "lon"), coords={"lat": np.arange(3.0, -6, -1),
+    ...                     "lon": np.arange(4.0)})
+    >>> labels_on_patches(fine, emb, "regression").values.ravel().tolist()
+    [1.0, 0.5]
+    """
+    if not isinstance(labels, xr.DataArray):
+        raise TypeError(
+            f"{what}: expected an xr.DataArray, got {type(labels).__name__}. "
+            "Fix: pass one variable, e.g. xa.labels.land_sea(ds)."
+        )
+    name = labels.name or what
+    lab = canonical_grid(labels)
+    extra = [d for d in lab.dims if d not in SAMPLE_DIMS]
+    if extra:
+        raise ValueError(
+            f"{name}: has dim(s) {extra} besides time/lat/lon. "
+            f"Fix: select one value, e.g. {what}.isel({extra[0]}=0)."
+        )
+    if lab.dtype == bool:
+        lab = lab.astype(np.float32)
+    e_lat, e_lon = np.sort(emb["lat"].values), np.sort(emb["lon"].values % 360)
+    if not (_same(np.sort(lab["lat"].values), e_lat) and _same(lab["lon"].values, e_lon)):
+        p = patch_size or emb.attrs.get("patch_size")
+        ok = False
+        if p:
+            try:
+                c_lat, c_lon = patch_centres(lab["lat"].values, lab["lon"].values, int(p))
+                ok = _same(np.sort(c_lat), e_lat) and _same(c_lon, e_lon)
+            except ValueError:
+                ok = False
+        if not ok:
+            raise ValueError(
+                f"{name}: its grid ({_grid_text(lab)}) is neither the embedding's patch grid "
+                f"({_grid_text(emb)}) nor an input grid that patches of size {p} reduce to it"
+                f"{_input_grid_text(emb)}. Fix: regrid the labels onto the dataset that was "
+                "embedded (e.g. labels.interp_like(ds)) or onto the patch grid (emb.lat, emb.lon)."
+            )
+        lab = to_patches(lab, int(p))
+    # same values up to 1e-6 (checked above): take the embedding's order and exact coords
+    lab = lab.sel(lat=emb["lat"].values, lon=emb["lon"].values % 360, method="nearest")
+    lab = lab.assign_coords(lat=emb["lat"], lon=emb["lon"])
+    if "time" in lab.dims:
+        if "time" not in emb.dims:
+            if lab.sizes["time"] != 1:
+                raise ValueError(
+                    f"{name}: has {lab.sizes['time']} times but the embedding has no time dim. "
+                    f"Fix: select the matching time, e.g. {what}.sel(time=...)."
+                )
+            lab = lab.isel(time=0, drop=True)
+        else:
+            missing = ~np.isin(emb["time"].values, lab["time"].values)
+            if missing.any():
+                raise ValueError(
+                    f"{name}: lacks {int(missing.sum())} of the embedding's times (first: "
+                    f"{emb['time'].values[missing][0]}). Fix: give labels for every embedded "
+                    "time, or select those times from the embedding."
+                )
+            lab = lab.sel(time=emb["time"].values).assign_coords(time=emb["time"])
+    lab = lab.drop_vars([c for c in lab.coords if c not in lab.dims])
+    if task == "classification":
+        lab = xr.where(lab.isnull(), np.nan, lab > 0.5)
+    return lab.astype(np.float64).rename(str(name))
+
+
+def _probe_dims(emb: xr.DataArray) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if not isinstance(emb, xr.DataArray):
+        raise TypeError(f"probe: expected an embedding xr.DataArray, got {type(emb).__name__}.")
+    for dim in ("lat", "lon"):
+        if dim not in emb.dims or dim not in emb.coords:
+            raise ValueError(
+                f"{emb.name or 'embedding'}: needs 'lat'/'lon' patch-grid dims with coordinates "
+                f"(dims are {tuple(emb.dims)}). Fix: pass the output of .aurora.embed."
+            )
+    sample_dims = tuple(d for d in SAMPLE_DIMS if d in emb.dims)
+    feature_dims = tuple(d for d in emb.dims if d not in SAMPLE_DIMS)
+    if not feature_dims:
+        raise ValueError(
+            f"{emb.name or 'embedding'}: has no feature dim (e.g. 'channel'). "
+            "Fix: keep the channel dim."
+        )
+    return sample_dims, feature_dims
+
+
+def _feature_matrix(emb, sample_dims, feature_dims) -> np.ndarray:
+    arr = np.asarray(emb.transpose(*sample_dims, *feature_dims).values)
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float32)
+    n = int(np.prod([emb.sizes[d] for d in sample_dims]))
+    arr = arr.reshape(n, -1)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(
+            f"{emb.name or 'embedding'}: has NaN/inf values. Fix: embed complete input fields."
+        )
+    return arr
+
+
+def _split_mask(split, emb, grid, sample_dims, patch_size) -> np.ndarray:
+    if isinstance(split, xr.DataArray):
+        mask = labels_on_patches(split, emb, "classification", patch_size, what="split")
+        mask = mask.broadcast_like(grid).transpose(*sample_dims)
+        return mask.fillna(0).values.astype(bool)
+    if isinstance(split, tuple | list) and len(split) == 3 and split[0] in ("lon", "lat", "time"):
+        kind, lo, hi = split
+        if kind == "time":
+            if "time" not in grid.dims:
+                raise ValueError("split: ('time', ...) needs an embedding with a time dim.")
+            t = grid["time"]
+            sel = (t >= np.datetime64(lo, "ns")) & (t <= np.datetime64(hi, "ns"))
+        elif kind == "lat":
+            sel = (grid["lat"] >= float(lo)) & (grid["lat"] <= float(hi))
+        else:
+            lon = grid["lon"] % 360
+            if float(hi) - float(lo) >= 360:
+                sel = lon == lon
+            else:
+                a, b = float(lo) % 360, float(hi) % 360
+                sel = ((lon >= a) & (lon <= b)) if a <= b else ((lon >= a) | (lon <= b))
+        return sel.broadcast_like(grid).transpose(*sample_dims).values.astype(bool)
+    raise ValueError(
+        f"split: {split!r} is not understood. Fix: use 'random', ('lon', lon_min, lon_max), "
+        "('lat', lat_min, lat_max), ('time', t_start, t_end) or a boolean DataArray (True = test)."
+    )
+
+
+def _check_classes(y: np.ndarray, where: str, fix: str) -> None:
+    classes = np.unique(y)
+    if classes.size < 2:
+        only = int(classes[0]) if classes.size else "none"
+        raise ValueError(
+            f"labels: {where} has a single class ({only}); the probe needs both 0 and 1 there "
+            f"(balanced accuracy and ROC AUC are undefined otherwise). Fix: {fix}."
+        )
+
+
+def _same(a, b) -> bool:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=0, atol=1e-6))
+
+
+def _grid_text(da) -> str:
+    la, lo = da["lat"].values, da["lon"].values
+    return f"{la.size}x{lo.size}, lat {la[0]:g}..{la[-1]:g}, lon {lo[0]:g}..{lo[-1]:g}"
+
+
+def _input_grid_text(emb) -> str:
+    a = emb.attrs
+    if "grid_n_lat" in a:
+        return (f" (the embedded input grid was {a['grid_n_lat']}x{a.get('grid_n_lon', '?')}, "
+                f"lat {a.get('grid_lat_first', '?')}..{a.get('grid_lat_last', '?')})")
+    return ""
+
+
+def _describe(split) -> str:
+    if isinstance(split, xr.DataArray):
+        return f"boolean mask {split.name or ''}".strip()
+    return str(tuple(str(s) for s in split)) if isinstance(split, tuple | list) else str(split)
+
+
+_VAR_ATTRS = {
+    "classification": {
+        "label": {"long_name": "label (1/0) per patch"},
+        "prediction": {"long_name": "predicted class"},
+        "probability": {"long_name": "predicted probability of class 1", "units": "1"},
+        "error": {"long_name": "misclassified (1) or not (0)"},
+        "is_test": {"long_name": "patch in the test set"},
+        "is_train": {"long_name": "patch in the training set"},
+    },
+    "regression": {
+        "label": {"long_name": "label (patch mean)"},
+        "prediction": {"long_name": "predicted label"},
+        "error": {"long_name": "residual: prediction minus label"},
+        "is_test": {"long_name": "patch in the test set"},
+        "is_train": {"long_name": "patch in the training set"},
+    },
+}

@@ -1,0 +1,206 @@
+"""Label helpers for probes: land–sea masks and exceedances (public as ``xa.labels``).
+
+Every helper returns a ``float32`` DataArray of 0/1 values (NaN where the input is NaN) on the
+canonical grid: dims ``lat``/``lon``, lat descending, lon ascending in [0, 360). Give the result
+to ``emb.aurora.probe(labels)``: labels on the input grid are averaged over each patch there and
+thresholded at 0.5.
+
+>>> import numpy as np, xarray as xr
+>>> t = xr.DataArray(np.arange(8.0).reshape(4, 2, 1), dims=("time", "latitude", "longitude"),
+...                  coords={"latitude": [-10.0, 10.0], "longitude": [-20.0]})
+>>> hot = exceeds_quantile(t, 0.5)
+>>> hot.dims, float(hot.lat[0]), float(hot.lon[0])
+(('time', 'lat', 'lon'), 10.0, 340.0)
+>>> hot.isel(lat=0, lon=0).values.tolist()
+[0.0, 0.0, 1.0, 1.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from xaurora.grid import LAT_ATTRS, LON_ATTRS
+
+__all__ = ["canonical_grid", "exceeds", "exceeds_quantile", "land_sea"]
+
+_LAT_NAMES = ("lat", "latitude")
+_LON_NAMES = ("lon", "longitude")
+_TIME_NAMES = ("time", "valid_time")
+_LSM_NAMES = ("lsm", "land_sea_mask", "static_lsm")
+
+
+def canonical_grid(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
+    """Rename grid/time dims to ``lat``/``lon``/``time``; sort lat descending, lon in [0, 360).
+
+    Values are only reordered, never interpolated.
+
+    >>> da = xr.DataArray([[1, 2]], dims=("latitude", "longitude"),
+    ...                   coords={"latitude": [0.0], "longitude": [-90.0, 90.0]})
+    >>> canonical_grid(da).lon.values.tolist()
+    [90.0, 270.0]
+    """
+    rename = {}
+    for canon, names in (("lat", _LAT_NAMES), ("lon", _LON_NAMES), ("time", _TIME_NAMES)):
+        found = [n for n in names if n in obj.dims]
+        if len(found) > 1:
+            raise ValueError(
+                f"{_name(obj)}: has both {found[0]!r} and {found[1]!r} dimensions. "
+                f"Fix: keep one of them (e.g. .isel({found[1]}=0))."
+            )
+        if found and found[0] != canon:
+            rename[found[0]] = canon
+    out = obj.rename(rename)
+    for dim in ("lat", "lon"):
+        if dim not in out.dims:
+            raise ValueError(
+                f"{_name(obj)}: no latitude/longitude dimensions (dims are {tuple(obj.dims)}). "
+                "Fix: name them 'lat'/'latitude' and 'lon'/'longitude'."
+            )
+        if dim not in out.coords:
+            raise ValueError(
+                f"{_name(obj)}: dimension {dim!r} has no coordinate values. "
+                f"Fix: assign them, e.g. .assign_coords({dim}=...)."
+            )
+    lon = out["lon"].values % 360.0
+    out = out.assign_coords(lon=xr.DataArray(lon, dims="lon", attrs=LON_ATTRS))
+    out = out.sortby("lon")
+    if out.sizes["lat"] > 1 and out["lat"].values[0] < out["lat"].values[-1]:
+        out = out.isel(lat=slice(None, None, -1))
+    out = out.assign_coords(lat=xr.DataArray(out["lat"].values, dims="lat", attrs=LAT_ATTRS))
+    return out
+
+
+def land_sea(ds_or_lsm: xr.Dataset | xr.DataArray, threshold: float = 0.5) -> xr.DataArray:
+    """Land (1) / sea (0) labels from a land–sea mask, on the canonical grid.
+
+    ``ds_or_lsm`` is a Dataset holding ``lsm``, ``land_sea_mask`` or ``static_lsm`` (any naming
+    scheme, any lat order, lon in [0, 360) or [-180, 180)), or the mask DataArray itself.
+    A singleton time dim (static fields from the CDS carry ``valid_time: 1``) is dropped. A pixel
+    is land when its land fraction is ``>= threshold``.
+
+    >>> lsm = xr.DataArray([[0.2, 0.9]], dims=("latitude", "longitude"),
+    ...                    coords={"latitude": [0.0], "longitude": [0.0, 1.0]}, name="lsm")
+    >>> land_sea(lsm).values.tolist()
+    [[0.0, 1.0]]
+    """
+    if isinstance(ds_or_lsm, xr.Dataset):
+        found = [n for n in _LSM_NAMES if n in ds_or_lsm.data_vars]
+        if not found:
+            raise ValueError(
+                f"land_sea: the dataset has no land-sea mask (looked for {_LSM_NAMES}; it has "
+                f"{sorted(map(str, ds_or_lsm.data_vars))}). Fix: pass the static dataset that "
+                "holds 'lsm', or the mask DataArray itself."
+            )
+        lsm = ds_or_lsm[found[0]]
+    elif isinstance(ds_or_lsm, xr.DataArray):
+        lsm = ds_or_lsm
+    else:
+        raise TypeError(f"land_sea: expected an xr.Dataset or xr.DataArray, got {type(ds_or_lsm)}")
+    lsm = canonical_grid(lsm)
+    for dim in [d for d in lsm.dims if d not in ("lat", "lon")]:
+        if lsm.sizes[dim] != 1:
+            raise ValueError(
+                f"{_name(lsm)}: a land-sea mask must be 2-D (lat, lon) but has {dim!r} of size "
+                f"{lsm.sizes[dim]}. Fix: select one, e.g. .isel({dim}=0)."
+            )
+        lsm = lsm.isel({dim: 0}, drop=True)
+    lsm = lsm.drop_vars([c for c in lsm.coords if c not in lsm.dims])
+    vmin, vmax = float(lsm.min()), float(lsm.max())
+    if vmin < -1e-6 or vmax > 1 + 1e-6:
+        raise ValueError(
+            f"{_name(lsm)}: land-sea mask values must be land fractions in [0, 1]; found "
+            f"[{vmin:g}, {vmax:g}]. Fix: pass ERA5's 'lsm' field (not e.g. soil type or a percent)."
+        )
+    out = xr.where(lsm.isnull(), np.nan, lsm >= threshold).astype(np.float32)
+    out.attrs = {
+        "long_name": "land (1) or sea (0)",
+        "flag_values": np.array([0, 1], dtype=np.int8),
+        "flag_meanings": "sea land",
+        "threshold": float(threshold),
+        "source_name": str(lsm.name),
+    }
+    return out.rename("land")
+
+
+def exceeds(da: xr.DataArray, threshold: float | xr.DataArray) -> xr.DataArray:
+    """1 where ``da > threshold``, 0 where not, NaN where either is NaN.
+
+    ``threshold`` is a number or a DataArray that broadcasts against ``da`` (e.g. a per-location
+    climatology, in any grid naming). Lazy (Dask) input stays lazy.
+
+    >>> t = xr.DataArray([[[280.0, 300.0]]], dims=("time", "lat", "lon"),
+    ...                  coords={"lat": [0.0], "lon": [0.0, 1.0]})
+    >>> exceeds(t, 290.0).values.ravel().tolist()
+    [0.0, 1.0]
+    """
+    da = canonical_grid(da)
+    if isinstance(threshold, xr.DataArray):
+        threshold = canonical_grid(threshold) if {"lat", "lon"} <= _grid_dims(threshold) else (
+            threshold
+        )
+    else:
+        threshold = float(threshold)
+    undefined = da.isnull() | (threshold.isnull() if isinstance(threshold, xr.DataArray) else False)
+    out = xr.where(undefined, np.nan, da > threshold).astype(np.float32)
+    out.attrs = {
+        "long_name": f"{da.name or 'value'} exceeds threshold",
+        "flag_values": np.array([0, 1], dtype=np.int8),
+        "flag_meanings": "below_or_equal above",
+    }
+    if not isinstance(threshold, xr.DataArray):
+        out.attrs["threshold"] = threshold
+    return out.rename(f"{da.name or 'value'}_exceeds")
+
+
+def exceeds_quantile(
+    da: xr.DataArray, q: float | Sequence[float], dim: str = "time"
+) -> xr.DataArray:
+    """1 where ``da`` exceeds its own per-location ``q`` quantile along ``dim``.
+
+    The threshold is computed separately at every grid point (and any other dim) from the
+    values along ``dim``, so "hot" means hot for that place. With several ``q`` the result has
+    a ``quantile`` dim (select one before probing). Lazy input stays lazy.
+
+    >>> t = xr.DataArray(np.arange(10.0).reshape(10, 1, 1), dims=("time", "lat", "lon"),
+    ...                  coords={"lat": [0.0], "lon": [0.0]})
+    >>> float(exceeds_quantile(t, 0.75).sum())
+    3.0
+    """
+    da = canonical_grid(da)
+    if dim not in da.dims:
+        raise ValueError(
+            f"{_name(da)}: has no {dim!r} dimension to compute quantiles over (dims are "
+            f"{tuple(da.dims)}). Fix: pass dim= one of them."
+        )
+    qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
+    if np.any((qs <= 0) | (qs >= 1)):
+        raise ValueError(
+            f"exceeds_quantile: q must lie strictly between 0 and 1, got {q!r}. "
+            "Fix: use fractions, e.g. 0.9 for the 90th percentile."
+        )
+    src = da.chunk({dim: -1}) if da.chunks is not None else da
+    thresh = src.quantile(qs, dim=dim)
+    out = exceeds(da, thresh)
+    if np.ndim(q) == 0:
+        out = out.squeeze("quantile", drop=True)
+    out.attrs.update(
+        long_name=f"{da.name or 'value'} exceeds its per-location quantile along {dim}",
+        quantile=qs.tolist() if qs.size > 1 else float(qs[0]),
+        quantile_dim=dim,
+    )
+    return out
+
+
+def _grid_dims(obj) -> set[str]:
+    dims = set(obj.dims)
+    return {
+        "lat" if dims & set(_LAT_NAMES) else "",
+        "lon" if dims & set(_LON_NAMES) else "",
+    } - {""}
+
+
+def _name(obj) -> str:
+    return str(getattr(obj, "name", None) or "array")
