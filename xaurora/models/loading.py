@@ -80,7 +80,7 @@ def build_module(spec: ModelSpec):
 
     info = get_info(spec.name)
     cls = getattr(aurora, info.cls)
-    random = spec.random_weights or info.checkpoint is None
+    random = spec.random_weights or (info.checkpoint is None and spec.checkpoint is None)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed)
         module = cls(**info.kwargs)
@@ -128,7 +128,10 @@ class AuroraModel:
     name = property(lambda self: self.spec.name)
     seed = property(lambda self: self.spec.seed)
     checkpoint = property(lambda self: self.spec.checkpoint)
-    random_weights = property(lambda self: self.spec.random_weights or self.info.checkpoint is None)
+    @property
+    def random_weights(self) -> bool:
+        s = self.spec
+        return s.random_weights or (self.info.checkpoint is None and s.checkpoint is None)
     patch_size = property(lambda self: self.info.patch_size)
 
     @property
@@ -160,7 +163,7 @@ class AuroraModel:
         return ("xaurora.AuroraModel", *self.spec.key())
 
     def __repr__(self) -> str:
-        return f"AuroraModel({self.label!r}, patch_size={self.patch_size}, timestep={self.timestep})"
+        return f"AuroraModel({self.label!r}, patch_size={self.patch_size})"
 
 
 def _from_spec(spec: ModelSpec) -> AuroraModel:
