@@ -186,6 +186,8 @@ def exceeds_quantile(
     out = exceeds(da, thresh)
     if np.ndim(q) == 0:
         out = out.squeeze("quantile", drop=True)
+    else:
+        out = out.transpose("quantile", ...)
     out.attrs.update(
         long_name=f"{da.name or 'value'} exceeds its per-location quantile along {dim}",
         quantile=qs.tolist() if qs.size > 1 else float(qs[0]),
