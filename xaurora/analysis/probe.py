@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from xaurora.analysis.metrics import METRIC_ATTRS, classification_metrics, regression_metrics
-from xaurora.grid import patch_centres, to_patches
+from xaurora.grid import LAT_ATTRS, LON_ATTRS, patch_centres, to_patches
 from xaurora.labels import canonical_grid
 
 __all__ = ["SAMPLE_DIMS", "labels_on_patches", "probe"]
@@ -134,6 +134,8 @@ def probe(
 
     shape = tuple(grid.sizes[d] for d in sample_dims)
     coords = {k: v for k, v in grid.coords.items()}
+    coords["lat"] = grid["lat"].assign_attrs({**LAT_ATTRS, **grid["lat"].attrs})
+    coords["lon"] = grid["lon"].assign_attrs({**LON_ATTRS, **grid["lon"].attrs})
     out = {"label": y.reshape(shape)}
     if task == "classification":
         from scipy.special import expit
