@@ -70,9 +70,6 @@ def synthetic_dataset(
     tdim, ldim, ydim, xdim = names["dims"]
     lat = np.linspace(90, -90, n_lat)
     lon = np.arange(n_lon) * 360.0 / n_lon
-    if lon_180:
-        lon = np.where(lon >= 180, lon - 360, lon)
-        lon = np.sort(lon)
     times = pd.date_range(start, periods=n_times, freq=freq)
     hours = (times - times[0]) / pd.Timedelta("1h")
     data = {}
@@ -99,6 +96,9 @@ def synthetic_dataset(
                 ydim: (ydim, lat, {"units": "degrees_north"}),
                 xdim: (xdim, lon, {"units": "degrees_east"})},
     )
+    if lon_180:  # same fields, longitudes relabelled to [-180, 180) and sorted
+        ds = ds.assign_coords({xdim: np.where(lon >= 180, lon - 360, lon)}).sortby(xdim)
+        ds[xdim].attrs["units"] = "degrees_east"
     if naming == "wb2":
         ds = ds.sortby(ydim)  # WeatherBench2 stores latitude ascending
     if lazy:

@@ -68,12 +68,25 @@ def _static_from(static) -> xr.Dataset:
         static = static.to_dataset()
     out = _rename_dims(static)
     renamed = {}
-    for name, da in out.data_vars.items():
+    for name in out.data_vars:
         if name in STATIC_NAMES:
             renamed[name] = STATIC_PREFIX + STATIC_NAMES[name]
     return out[list(renamed)].rename(renamed).assign(
         **{v: out[k].assign_attrs(source_name=k) for k, v in renamed.items()}
     )
+
+
+def _on_grid(static: xr.Dataset, ds: xr.Dataset) -> xr.Dataset:
+    """Put static fields on the dataset's grid, which they must match to 1e-4°."""
+    for c in ("lat", "lon"):
+        a, b = static[c].values, ds[c].values
+        if a.size != b.size or not np.allclose(a, b, atol=1e-4):
+            raise ValueError(
+                f"static: the {c} grid of the static fields ({a.size} values, {a[0]:g} … "
+                f"{a[-1]:g}) differs from the dataset's ({b.size}, {b[0]:g} … {b[-1]:g}). "
+                f"Fix: regrid the static fields to the dataset grid."
+            )
+    return static.assign_coords(lat=ds["lat"].values, lon=ds["lon"].values)
 
 
 def _squeeze_time(da: xr.DataArray, name: str) -> xr.DataArray:
@@ -151,6 +164,8 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
             "dataset: got a DataArray; Aurora needs several variables. Fix: pass an xr.Dataset."
         )
     ds = _rename_dims(ds)
+    _check_grid(ds)
+    ds = _normalise_lon(ds)
     out: dict[str, xr.DataArray] = {}
     for name, da in ds.data_vars.items():
         role = _classify(str(name), da)
@@ -166,6 +181,9 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
             da = _squeeze_time(da, str(name))
         out[canon] = da.assign_attrs(source_name=str(name))
     extra = _static_from(static)
+    if extra.data_vars:
+        _check_grid(extra)
+        extra = _on_grid(_normalise_lon(extra), ds)
     for canon in extra.data_vars:
         out[str(canon)] = _squeeze_time(extra[canon], str(canon))
     if not out:
@@ -174,11 +192,6 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
             f"ERA5 names (t2m/2t/2m_temperature, msl, u10, v10, z, u, v, t, q, lsm, slt)."
         )
     cds = xr.Dataset(out)
-    for c in ("lat", "lon"):  # regridded statics must sit on the same grid
-        if c in cds.coords and c in ds.coords and cds.sizes[c] != ds.sizes.get(c, cds.sizes[c]):
-            raise ValueError(f"static: {c} does not match the dataset grid. Fix: regrid statics.")
-    _check_grid(cds)
-    cds = _normalise_lon(cds)
     cds = _normalise_levels(cds)
     for name, da in cds.data_vars.items():
         extra_dims = set(da.dims) - {"time", "level", "lat", "lon"}
@@ -194,7 +207,9 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
         cds = cds.sortby("time")
         t = cds["time"].values
         if np.unique(t).size != t.size:
-            raise ValueError("time: repeated time stamps. Fix: drop duplicates (ds.drop_duplicates('time')).")
+            raise ValueError(
+                "time: repeated time stamps. Fix: ds.drop_duplicates('time')."
+            )
     atmos = [v for v in cds.data_vars if "level" in cds[v].dims]
     if atmos:
         _check_levels(cds["level"].values, atmos)

@@ -1,0 +1,127 @@
+"""Reading datasets: naming schemes, grid orders, real layouts, and actionable errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import xaurora as xa
+from xaurora.io.canonical import canonicalize
+
+DATA = Path(__file__).parent / "data"
+
+
+def _canon(naming, **kw):
+    return canonicalize(xa.testing.synthetic_dataset(naming=naming, **kw))
+
+
+@pytest.mark.parametrize("naming", ["cds", "wb2"])
+def test_naming_schemes_read_identically(naming):
+    ref = _canon("aurora")
+    got = _canon(naming)
+    xr.testing.assert_allclose(ref.drop_attrs(deep=True), got.drop_attrs(deep=True))
+    assert got["2t"].attrs["source_name"] == {"cds": "t2m", "wb2": "2m_temperature"}[naming]
+
+
+def test_longitudes_in_minus180_and_lat_ascending_are_reordered():
+    ref = _canon("aurora")
+    flipped = xa.testing.synthetic_dataset(naming="aurora", lon_180=True)
+    flipped = flipped.isel(lat=slice(None, None, -1))
+    got = canonicalize(flipped)
+    assert got.lat.values[0] == 90 and np.all(np.diff(got.lon.values) > 0)
+    assert got.lon.values.min() >= 0 and got.lon.values.max() < 360
+    xr.testing.assert_allclose(ref.drop_attrs(deep=True), got.drop_attrs(deep=True))
+
+
+def test_canonical_layout_and_static_handling():
+    cds = _canon("cds")
+    assert cds["z"].dims == ("time", "level", "lat", "lon")
+    assert cds["2t"].dims == ("time", "lat", "lon")
+    assert cds["static_z"].dims == ("lat", "lon")  # static z does not clash with atmospheric z
+    assert cds["level"].values.tolist() == [500, 850] and cds["2t"].dtype == np.float32
+
+
+def _real_dataset():
+    """Real ERA-Interim z/u/v (CDS layout, lon −180…, float64) + generated t/q/surface fields,
+    with real ERA5 statics passed as a separate file."""
+    ei = xr.open_dataset(DATA / "erainterim_small.nc")
+    times = pd.to_datetime(["2020-01-01T00", "2020-01-01T06"])
+    ei = ei.rename(month="valid_time").assign_coords(valid_time=times)
+    ei = ei.rename(level="pressure_level")
+    gen = xa.testing.synthetic_dataset(
+        n_lat=61, n_lon=120, n_times=2, levels=(200, 500, 850), naming="cds", with_static=False
+    )
+    gen = gen.assign_coords(longitude=np.where(gen.longitude >= 180, gen.longitude - 360,
+                                               gen.longitude)).sortby("longitude")
+    gen = gen.assign_coords(latitude=ei.latitude, longitude=ei.longitude, valid_time=times)
+    return xr.merge([ei, gen[["t", "q", "t2m", "u10", "v10", "msl"]]])
+
+
+def test_real_cds_layout_with_static_file(tiny):
+    ds = _real_dataset()
+    cds = canonicalize(ds, static=DATA / "era5_static_small.nc")
+    # the column at −180° moves to 180° after wrapping to [0, 360)
+    ei = xr.open_dataset(DATA / "erainterim_small.nc")
+    np.testing.assert_allclose(
+        cds["z"].sel(lon=180.0).isel(time=0, level=0).values,
+        ei["z"].sel(longitude=-180.0).isel(month=0, level=0).values,
+        rtol=1e-6,
+    )
+    assert set(cds.data_vars) >= {"static_lsm", "static_z", "static_slt"}
+    emb = ds.aurora.embed(tiny, static=DATA / "era5_static_small.nc")
+    assert emb.sizes["lat"] == 15 and emb.sizes["lon"] == 30  # 61 rows: one cropped
+    assert np.isfinite(emb.values).all()
+
+
+def test_info_explains_reading(capsys, tmp_path):
+    path = tmp_path / "x.nc"
+    xa.testing.synthetic_dataset(naming="cds").to_netcdf(path)
+    from xaurora.cli import main
+
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "t2m" in out and "→ 2t" in out and "8 × 16 patches" in out
+    assert "2 have their t − 6 h step" in out
+
+
+def _base():
+    return xa.testing.synthetic_dataset(naming="cds")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "pattern"),
+    [
+        (lambda d: d.drop_vars("t"), r"missing variable.*'t'"),
+        (lambda d: d.drop_vars("lsm"), r"missing.*lsm \(static\)"),
+        (lambda d: d.assign(t2m=d.t2m - 273.15), r"t2m.*kelvin"),
+        (lambda d: d.assign(msl=d.msl / 100), r"msl.*Pa"),
+        (lambda d: d.assign(z=d.z / 9.80665), r"z: values at 500 hPa.*m² s⁻²"),
+        (lambda d: d.assign(q=d.q * 1000), r"q:.*kg"),
+        (lambda d: d.assign_coords(pressure_level=[550, 850]), r"level\(s\) \[550\].*supported"),
+        (lambda d: d.assign_coords(pressure_level=[50000, 85000]), r"look like Pa"),
+        (lambda d: d.isel(longitude=slice(0, 62)), r"62 columns.*multiple of the patch size 4"),
+        (lambda d: d.isel(latitude=slice(0, 31)), r"31 rows cannot be cut"),
+        (lambda d: d.assign(u10=d.u10.where(d.latitude < 80)), r"u10: contains NaN"),
+        (lambda d: d.isel(valid_time=[0, 2]), r"previous step t − 6 h"),
+    ],
+)
+def test_bad_input_fails_early_with_a_fix(tiny, mutate, pattern):
+    with pytest.raises(ValueError, match=pattern) as err:
+        _base().pipe(mutate).aurora.embed(tiny)
+    assert "Fix" in str(err.value)
+
+
+def test_history_pairs_found_by_value_for_hourly_data(tiny):
+    ds = xa.testing.synthetic_dataset(n_times=8, freq="1h")
+    emb = ds.aurora.embed(tiny)
+    assert pd.to_datetime(emb.time.values).hour.tolist() == [6, 7]
+
+
+def test_extra_dimension_needs_a_selection(tiny):
+    ds = _base().expand_dims(number=[0, 1])
+    with pytest.raises(ValueError, match=r"unexpected dimension.*number.*isel"):
+        ds.aurora.embed(tiny)
