@@ -1,0 +1,1 @@
+"""Plot implementations behind :mod:`xaurora.plot` (maps in ``maps``, charts in ``charts``)."""

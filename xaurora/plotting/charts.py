@@ -1,0 +1,348 @@
+"""Charts for xaurora results: PCA scatter, relevance profiles, perturbation curves, probe tables.
+
+Every function takes the object an xaurora method returns, draws on ``ax`` (a new figure when
+None) and returns the matplotlib Axes. matplotlib is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from xaurora.plotting._common import LAT_NAMES, LON_NAMES, label_of
+
+__all__ = ["pca_scatter", "perturbation_curves", "probe_table", "relevance_map",
+           "vertical_profile"]
+
+SEASONS = ("DJF", "MAM", "JJA", "SON")
+SEASON_COLORS = {"DJF": "#2166ac", "MAM": "#1b9e77", "JJA": "#d6604d", "SON": "#e6ab02"}
+LEVEL_DIMS = ("level", "pressure_level", "isobaricInhPa")
+
+
+def _new_axes(ax, figsize=(5.5, 4.2)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _season(times: np.ndarray) -> np.ndarray:
+    months = (np.asarray(times).astype("datetime64[M]").astype(int) % 12) + 1
+    return np.array([SEASONS[(m % 12) // 3] for m in months])
+
+
+def _time_coord(da: xr.DataArray) -> xr.DataArray | None:
+    for name, coord in da.coords.items():
+        if np.issubdtype(coord.dtype, np.datetime64) and name in ("time", "valid_time"):
+            return coord
+    for coord in da.coords.values():
+        if np.issubdtype(coord.dtype, np.datetime64):
+            return coord
+    return None
+
+
+def pca_scatter(
+    pca_ds: xr.Dataset,
+    color_by: str | xr.DataArray | None = None,
+    components: Sequence[int] = (0, 1),
+    ax=None,
+    **kwargs: Any,
+):
+    """Scatter of two PCA score components, optionally coloured by season or by a label.
+
+    ``pca_ds`` is what ``X.aurora.pca(...)`` returns. ``components`` are 0-based positions
+    along ``component`` (``(0, 1)`` = PC1 vs PC2). ``color_by``: ``"season"`` (DJF/MAM/JJA/SON
+    from the datetime coord of the scores), the name of a coord of ``scores``, or a DataArray
+    aligned with the samples (categorical when it has ≤ 10 distinct values, else a colour bar).
+
+    >>> import numpy as np, pandas as pd, xarray as xr
+    >>> t = pd.date_range("2020-01-01", periods=12, freq="MS")
+    >>> scores = xr.DataArray(np.random.default_rng(0).normal(size=(12, 2)),
+    ...                       dims=("time", "component"), coords={"time": t, "component": [1, 2]})
+    >>> ds = xr.Dataset({"scores": scores,
+    ...                  "explained_variance_ratio": ("component", [0.6, 0.3])})
+    >>> ax = pca_scatter(ds, color_by="season")
+    >>> ax.get_xlabel()
+    'PC1 (60.0 %)'
+    """
+    scores = pca_ds["scores"]
+    i, j = (int(c) for c in components)
+    comp = scores["component"].values if "component" in scores.coords else np.arange(
+        scores.sizes["component"]) + 1
+    sdims = [d for d in scores.dims if d != "component"]
+    s = scores.stack(sample=sdims) if len(sdims) > 1 else scores.rename({sdims[0]: "sample"})
+    x = s.isel(component=i).values
+    y = s.isel(component=j).values
+    ax = _new_axes(ax)
+    style = {"s": 22, "alpha": 0.85, "edgecolors": "none"}
+    style.update(kwargs)
+
+    colors = None
+    if isinstance(color_by, str) and color_by == "season":
+        tc = _time_coord(s)
+        if tc is None:
+            raise ValueError(
+                "color_by='season' needs a datetime coordinate ('time') on the scores. Fix: "
+                "keep 'time' in sample_dims, or pass color_by=<DataArray of labels>."
+            )
+        colors = xr.DataArray(_season(tc.values), dims="sample", name="season")
+    elif isinstance(color_by, str):
+        if color_by not in s.coords:
+            raise ValueError(
+                f"color_by={color_by!r}: not a coordinate of the scores (they have "
+                f"{sorted(map(str, s.coords))}). Fix: use 'season' or pass a DataArray."
+            )
+        colors = s[color_by]
+    elif isinstance(color_by, xr.DataArray):
+        lab = color_by
+        if "valid_time" in lab.dims and "time" in sdims:
+            lab = lab.rename(valid_time="time")
+        lab = lab.broadcast_like(scores.isel(component=0)).transpose(*sdims)
+        lab = lab.stack(sample=sdims) if len(sdims) > 1 else lab.rename({sdims[0]: "sample"})
+        colors = lab.rename(color_by.name or "label")
+
+    if colors is None:
+        ax.scatter(x, y, color="#3b6ea5", **style)
+    else:
+        vals = np.asarray(colors.values)
+        uniq = [u for u in np.unique(vals[~_isnan(vals)])]
+        if colors.name == "season":
+            uniq = [u for u in SEASONS if u in set(vals)]
+        if len(uniq) <= 10:
+            import matplotlib.pyplot as plt
+
+            palette = plt.get_cmap("tab10")
+            for k, u in enumerate(uniq):
+                sel = vals == u
+                col = SEASON_COLORS.get(str(u), palette(k % 10))
+                ax.scatter(x[sel], y[sel], color=col, label=_fmt(u), **style)
+            ax.legend(title=str(colors.name), fontsize=8, title_fontsize=8, frameon=False)
+        else:
+            sc = ax.scatter(x, y, c=vals.astype(float), cmap="viridis", **style)
+            ax.figure.colorbar(sc, ax=ax, label=label_of(colors))
+    evr = pca_ds.get("explained_variance_ratio")
+    for setter, k in ((ax.set_xlabel, i), (ax.set_ylabel, j)):
+        name = f"PC{comp[k]}"
+        if evr is not None:
+            name += f" ({100 * float(evr.isel(component=k)):.1f} %)"
+        setter(name)
+    ax.axhline(0, color="0.8", lw=0.6, zorder=0)
+    ax.axvline(0, color="0.8", lw=0.6, zorder=0)
+    return ax
+
+
+def _isnan(vals: np.ndarray) -> np.ndarray:
+    return np.isnan(vals) if np.issubdtype(vals.dtype, np.floating) else np.zeros(vals.shape, bool)
+
+
+def _fmt(u) -> str:
+    if isinstance(u, (bool, np.bool_)):
+        return str(bool(u))
+    if isinstance(u, (float, np.floating)) and float(u).is_integer():
+        return str(int(u))
+    return str(u)
+
+
+def _profile(rel: xr.Dataset | xr.DataArray) -> tuple[dict[str, xr.DataArray], dict[str, float]]:
+    """Σ|R| per pressure level for atmospheric variables, and Σ|R| for surface variables."""
+    if isinstance(rel, xr.DataArray):
+        if "variable" in rel.dims:
+            rel = rel.to_dataset("variable")
+        else:
+            rel = rel.to_dataset(name=str(rel.name or "relevance"))
+    atmos, surface = {}, {}
+    for name, da in rel.data_vars.items():
+        ldim = next((d for d in LEVEL_DIMS if d in da.dims), None)
+        if ldim is None and not any(d in da.dims for d in LAT_NAMES + LON_NAMES) and da.ndim:
+            continue
+        other = [d for d in da.dims if d != ldim]
+        total = np.abs(da).sum(other) if other else np.abs(da)
+        if ldim is None:
+            surface[str(name)] = float(total)
+        else:
+            atmos[str(name)] = total.rename({ldim: "level"})
+    return atmos, surface
+
+
+def vertical_profile(rel_or_profile: xr.Dataset | xr.DataArray, ax=None, normalize: bool = True):
+    """Relevance by pressure level, one line per atmospheric variable; surface variables below.
+
+    Takes the Dataset from ``ds.aurora.relevance(...)`` (|R| is summed over time, lat and lon)
+    or an already reduced profile (a DataArray with a ``level`` dim, optionally ``variable``).
+    With ``normalize`` the x axis is the share of the total |R| in %.
+
+    >>> import numpy as np, xarray as xr
+    >>> rel = xr.Dataset({"t": (("level", "lat"), np.ones((3, 2))), "msl": ("lat", [1.0, 1.0])},
+    ...                  coords={"level": [200, 500, 850], "lat": [10.0, 0.0]})
+    >>> ax = vertical_profile(rel)
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['surface', '850 hPa', '500 hPa', '200 hPa']
+    """
+    atmos, surface = _profile(rel_or_profile)
+    if not atmos and not surface:
+        raise ValueError("vertical_profile: no relevance variables found. Fix: pass the Dataset "
+                         "returned by ds.aurora.relevance(...).")
+    levels = sorted({int(v) for da in atmos.values() for v in da["level"].values}, reverse=True)
+    total = sum(float(da.sum()) for da in atmos.values()) + sum(surface.values())
+    scale = 100.0 / total if normalize and total > 0 else 1.0
+    pos = {p: k + 1 for k, p in enumerate(levels)}
+    ax = _new_axes(ax, figsize=(5.0, 4.2))
+    import matplotlib.pyplot as plt
+
+    palette = plt.get_cmap("tab10")
+    for k, (name, da) in enumerate(sorted(atmos.items())):
+        y = [pos[int(p)] for p in da["level"].values]
+        order = np.argsort(y)
+        ax.plot(np.asarray(da.values)[order] * scale, np.asarray(y)[order], marker="o",
+                color=palette(k % 10), label=name)
+    for k, (name, value) in enumerate(sorted(surface.items())):
+        ax.scatter([value * scale], [0], marker="s", s=40, color=palette((len(atmos) + k) % 10),
+                   label=name, zorder=3)
+    ax.set_yticks(range(len(levels) + 1), ["surface"] + [f"{p} hPa" for p in levels])
+    ax.set_ylim(-0.5, len(levels) + 0.5)
+    ax.set_xlabel("share of total |relevance| [%]" if normalize else "Σ |relevance|")
+    ax.set_xlim(left=0)
+    ax.grid(axis="x", color="0.9")
+    ax.legend(fontsize=8, frameon=False, loc="best")
+    ax.set_title("relevance by level", fontsize=10)
+    return ax
+
+
+def perturbation_curves(test_ds: xr.Dataset, ax=None, band: tuple[float, float] = (0.05, 0.95)):
+    """Target-forecast error vs masked fraction: most relevant, random (mean and band), least.
+
+    ``test_ds`` is what ``ds.aurora.perturbation_test(...)`` returns (``error_relevant``,
+    ``error_random`` with a ``draw`` dim, optionally ``error_least_relevant`` and ``ratio``).
+
+    >>> import xarray as xr
+    >>> t = xr.Dataset({"error_relevant": ("fraction", [1.0, 3.0]),
+    ...                 "error_random": (("fraction", "draw"), [[0.2, 0.4], [1.0, 1.4]])},
+    ...                coords={"fraction": [0.01, 0.1]})
+    >>> ax = perturbation_curves(t)
+    >>> [line.get_label() for line in ax.get_lines()][:2]
+    ['most relevant masked', 'random masks (mean)']
+    """
+    for name in ("error_relevant", "error_random"):
+        if name not in test_ds:
+            raise ValueError(f"perturbation_curves: {name!r} missing. Fix: pass the Dataset "
+                             "returned by ds.aurora.perturbation_test(...).")
+    x = 100.0 * np.asarray(test_ds["fraction"].values, dtype=float)
+    ax = _new_axes(ax)
+    rel = test_ds["error_relevant"]
+    rand = test_ds["error_random"]
+    ax.plot(x, rel.values, "o-", color="#b2182b", label="most relevant masked")
+    ax.plot(x, rand.mean("draw").values, "s--", color="0.3", label="random masks (mean)")
+    lo, hi = (rand.quantile(q, "draw").values for q in band)
+    ax.fill_between(x, lo, hi, color="0.6", alpha=0.3,
+                    label=f"random {int(100 * band[0])}–{int(100 * band[1])} %")
+    if "error_least_relevant" in test_ds:
+        ax.plot(x, test_ds["error_least_relevant"].values, "^:", color="#2166ac",
+                label="least relevant masked")
+    units = rel.attrs.get("units")
+    ax.set_xlabel("input cells masked [%]")
+    ax.set_ylabel("change of target forecast" + (f" [{units}]" if units else ""))
+    if x.size > 1 and x.min() > 0 and x.max() / x.min() >= 10:
+        ax.set_xscale("log")
+    ax.set_xticks(x, [f"{v:g}" for v in x])
+    ax.set_ylim(bottom=0)
+    if "ratio" in test_ds:
+        r = test_ds["ratio"].values
+        ax.set_title("relevant / random error: " + ", ".join(
+            f"{v:.2g}×" for v in r), fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(color="0.92")
+    return ax
+
+
+def probe_table(metrics_ds: xr.Dataset | xr.DataArray, metric: str = "balanced_accuracy",
+                ax=None, cmap: str = "viridis"):
+    """Heat map of one probe metric by layer × weights (``probe_layers``' table), annotated.
+
+    >>> import xarray as xr
+    >>> m = xr.Dataset({"balanced_accuracy": (("layer", "weights"), [[0.7, 0.7], [0.9, 0.6]])},
+    ...                coords={"layer": ["inputs", "encoder"], "weights": ["trained", "random"]})
+    >>> ax = probe_table(m)
+    >>> len(ax.texts)
+    4
+    """
+    da = metrics_ds[metric] if isinstance(metrics_ds, xr.Dataset) else metrics_ds
+    if isinstance(metrics_ds, xr.Dataset) and metric not in metrics_ds:
+        raise ValueError(f"probe_table: no {metric!r}; the table has {sorted(metrics_ds)}.")
+    if da.ndim == 1:
+        da = da.expand_dims(weights=["trained"]).transpose()
+    rows, cols = da.dims[0], da.dims[1]
+    if "layer" in da.dims:
+        rows = "layer"
+        cols = next(d for d in da.dims if d != "layer")
+    da = da.transpose(rows, cols)
+    vals = np.asarray(da.values, dtype=float)
+    ax = _new_axes(ax, figsize=(1.6 + 1.5 * da.sizes[cols], 1.2 + 0.55 * da.sizes[rows]))
+    bounded = metric in ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc")
+    vmin, vmax = (0.5 if metric in ("balanced_accuracy", "roc_auc") else 0.0, 1.0) if bounded \
+        else (np.nanmin(vals), np.nanmax(vals))
+    im = ax.imshow(vals, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    for r in range(vals.shape[0]):
+        for c in range(vals.shape[1]):
+            v = vals[r, c]
+            frac = 0.5 if not np.isfinite(v) else (v - vmin) / ((vmax - vmin) or 1.0)
+            ax.text(c, r, "–" if not np.isfinite(v) else f"{v:.3f}", ha="center", va="center",
+                    color="white" if frac < 0.6 else "black", fontsize=9)
+    ax.set_xticks(range(vals.shape[1]), [str(v) for v in da[cols].values])
+    ax.set_yticks(range(vals.shape[0]), [str(v) for v in da[rows].values])
+    ax.set_xlabel(cols)
+    ax.set_ylabel(rows)
+    ax.figure.colorbar(im, ax=ax, label=metric.replace("_", " "))
+    ax.set_title(f"probe {metric.replace('_', ' ')} (test set)", fontsize=10)
+    return ax
+
+
+def relevance_map(rel: xr.Dataset, variable: str | None = None, level: int | None = None,
+                  ax=None, absolute: bool | None = None, **map_kw: Any):
+    """Map of relevance summed over time (both history steps) and levels.
+
+    ``variable=None`` sums |R| over all variables ("where does the forecast look?"); a name
+    maps that variable's signed relevance (``absolute=False``), optionally at one ``level``.
+    Extra keywords go to :func:`xaurora.plot.map`.
+
+    >>> import numpy as np, xarray as xr
+    >>> rel = xr.Dataset({"msl": (("time", "lat", "lon"), np.ones((2, 3, 4)))},
+    ...                  coords={"lat": [10.0, 0.0, -10.0], "lon": [0.0, 90.0, 180.0, 270.0]})
+    >>> ax = relevance_map(rel, coastlines=False)
+    >>> ax.get_title()
+    'Σ|R| over all variables, levels and both input times'
+    """
+    from xaurora.plotting.maps import map as map_
+
+    names = [variable] if variable is not None else [
+        n for n, d in rel.data_vars.items()
+        if any(x in d.dims for x in LAT_NAMES) and any(x in d.dims for x in LON_NAMES)
+    ]
+    absolute = variable is None if absolute is None else absolute
+    total = None
+    for name in names:
+        da = rel[name]
+        ldim = next((d for d in LEVEL_DIMS if d in da.dims), None)
+        if level is not None and ldim is not None:
+            da = da.sel({ldim: level})
+        da = np.abs(da) if absolute else da
+        grid = [d for d in da.dims if d in LAT_NAMES + LON_NAMES]
+        da = da.sum([d for d in da.dims if d not in grid])
+        total = da if total is None else total + da
+    assert total is not None
+    if variable is None:
+        total = total.rename("relevance")
+        total.attrs = {"long_name": "Σ |relevance|"}
+        title = "Σ|R| over all variables, levels and both input times"
+    else:
+        total = total.rename(variable)
+        total.attrs = {"long_name": f"relevance of {variable}"}
+        title = f"relevance of {variable}" + (f" at {level} hPa" if level is not None else "")
+    units = rel.attrs.get("target_units")
+    if units:
+        total.attrs["units"] = units
+    map_kw.setdefault("title", title)
+    return map_(total, ax=ax, **map_kw)
