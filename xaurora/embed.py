@@ -122,11 +122,17 @@ def tokens_layout(shape, batch_size: int, lat_c, lon_c, latent_levels: int, laye
             f"Fix: choose a layer whose output is laid out as tokens, e.g. 'encoder', 'backbone' "
             f"or a 'backbone.encoder_layers.N' block."
         )
+    # Token counts can coincide across grids (4 levels on a merged grid = 1 level on the full
+    # one), so prefer the grid on which the levels are Aurora's latent levels.
+    fits = []
     for k in range(6):
         la, lo = _merged_coords(lat_c, k), _merged_coords(lon_c, k)
         if shape[1] % (la.size * lo.size) == 0:
-            n = shape[1] // (la.size * lo.size)
-            return Layout(_level_names(n, latent_levels), la, lo, int(shape[2]))
+            fits.append((shape[1] // (la.size * lo.size), la, lo))
+    fits.sort(key=lambda f: f[0] != latent_levels)
+    if fits:
+        n, la, lo = fits[0]
+        return Layout(_level_names(n, latent_levels), la, lo, int(shape[2]))
     raise ValueError(f"layer: cannot lay out {shape[1]} tokens of {layer!r} on the patch grid.")
 
 

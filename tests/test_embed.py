@@ -1,0 +1,161 @@
+"""Embeddings equal Aurora's own encoder output; layers, batching, coords; lazy and distributed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+from aurora import Batch, Metadata
+from aurora.normalisation import locations, scales
+
+import xaurora as xa
+
+
+def _direct_batch(ds, t_index: int):
+    """An aurora.Batch built by hand from the Aurora-named dataset (independent of xaurora)."""
+    sl = slice(t_index - 1, t_index + 1)
+
+    def surf(v):
+        return torch.from_numpy(ds[v].isel(time=sl).values[None].astype(np.float32))
+
+    return Batch(
+        surf_vars={v: surf(v) for v in ("2t", "10u", "10v", "msl")},
+        static_vars={"lsm": torch.from_numpy(ds["lsm"].values), "slt": torch.from_numpy(
+            ds["slt"].values), "z": torch.from_numpy(ds["geopotential_at_surface"].values)},
+        atmos_vars={v: surf(v) for v in ("z", "u", "v", "t", "q")},
+        metadata=Metadata(
+            lat=torch.tensor(ds.lat.values), lon=torch.tensor(ds.lon.values),
+            time=(ds.time.to_index()[t_index].to_pydatetime(),),
+            atmos_levels=tuple(int(p) for p in ds.level.values),
+        ),
+    )
+
+
+def _hooked(module, batch, sub):
+    out = {}
+    h = sub.register_forward_hook(lambda m, a, o: out.setdefault("x", o))
+    with torch.no_grad():
+        module(batch)
+    h.remove()
+    return out["x"].numpy()
+
+
+def test_encoder_embedding_equals_aurora_encoder_output(tiny, small_ds):
+    emb = small_ds.aurora.embed(tiny)
+    assert emb.dims == ("time", "level", "lat", "lon", "channel")
+    assert emb.level.values.tolist() == ["surface", "latent_1", "latent_2", "latent_3"]
+    for i, t in enumerate((1, 2)):
+        ref = _hooked(tiny.module, _direct_batch(small_ds, t), tiny.module.encoder)
+        np.testing.assert_allclose(emb.values[i], ref.reshape(4, 8, 16, 32), rtol=1e-5,
+                                   atol=1e-5)
+
+
+def test_backbone_and_named_submodule(tiny, small_ds):
+    emb = small_ds.aurora.embed(tiny, layer="backbone")
+    ref = _hooked(tiny.module, _direct_batch(small_ds, 2), tiny.module.backbone)
+    np.testing.assert_allclose(emb.values[1], ref.reshape(4, 8, 16, 64), rtol=1e-5, atol=1e-5)
+    # a Swin layer returns (merged, unmerged): the first output is on the 2 × 2-merged grid
+    blk = small_ds.aurora.embed(tiny, layer="backbone.encoder_layers.0")
+    assert blk.sizes["channel"] == 64 and (blk.sizes["lat"], blk.sizes["lon"]) == (4, 8)
+    enc = small_ds.aurora.embed(tiny)
+    np.testing.assert_allclose(blk.lat.values, enc.lat.values.reshape(4, 2).mean(1))
+    with pytest.raises(ValueError, match="not a submodule.*named_modules"):
+        small_ds.aurora.embed(tiny, layer="backbone.nope")
+
+
+def test_encoder_layer_never_runs_backbone(tiny, small_ds):
+    calls = []
+    hooks = [tiny.module.backbone.register_forward_pre_hook(lambda *a: calls.append("b")),
+             tiny.module.decoder.register_forward_pre_hook(lambda *a: calls.append("d"))]
+    try:
+        small_ds.aurora.embed(tiny)
+        small_ds.aurora.embed(tiny, layer="inputs")
+    finally:
+        for h in hooks:
+            h.remove()
+    assert calls == []
+
+
+def test_inputs_layer_is_normalised_patches(tiny, small_ds):
+    emb = small_ds.aurora.embed(tiny, layer="inputs")
+    assert emb.level.values.tolist() == ["inputs"]
+    # 2t at time t (history 1), pixel 5 of patch (row 2, col 3) = pixel (2*4+1, 3*4+1)
+    sel = ((emb.channel_variable == "2t") & (emb.channel_history == 1)
+           & (emb.channel_pixel == 5))
+    got = emb.isel(time=0, level=0, lat=2, lon=3).where(sel, drop=True).item()
+    x = small_ds["2t"].isel(time=1).values[2 * 4 + 1, 3 * 4 + 1]
+    assert got == pytest.approx((x - locations["2t"]) / scales["2t"], rel=1e-5)
+    z = ((emb.channel_variable == "z") & (emb.channel_level == 850) & (emb.channel_history == 0)
+         & (emb.channel_pixel == 0))
+    got = emb.isel(time=1, level=0, lat=0, lon=0).where(z, drop=True).item()
+    x = small_ds["z"].sel(level=850).isel(time=1).values[0, 0]
+    assert got == pytest.approx((x - locations["z_850"]) / scales["z_850"], rel=1e-5)
+    # every variable × level × history × pixel, statics once
+    assert emb.sizes["channel"] == (4 * 2 + 3 + 5 * 2 * 2) * 16
+
+
+def test_patch_centres_are_mean_of_grid_points_and_cf(tiny, small_ds):
+    emb = small_ds.aurora.embed(tiny)
+    lat = small_ds.lat.values[:32].reshape(8, 4).mean(1)  # row 33 is cropped
+    lon = small_ds.lon.values.reshape(16, 4).mean(1)
+    np.testing.assert_allclose(emb.lat.values, lat)
+    np.testing.assert_allclose(emb.lon.values, lon)
+    assert emb.lat.attrs["standard_name"] == "latitude"
+    assert emb.lon.attrs["units"] == "degrees_east"
+    assert emb.attrs["layer"] == "encoder" and emb.attrs["patch_size"] == 4
+    for v in emb.attrs.values():  # netCDF-safe attrs
+        assert isinstance(v, (str, int, float))
+
+
+def test_batch_size_does_not_change_values(tiny):
+    ds = xa.testing.synthetic_dataset(n_times=4)
+    a = ds.aurora.embed(tiny, batch_size=1)
+    b = ds.aurora.embed(tiny, batch_size=3)
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-4, atol=1e-5)
+
+
+def test_lazy_input_gives_lazy_result_one_task_per_chunk(tiny, dask_counter):
+    ds = xa.testing.synthetic_dataset(n_times=5).chunk(time=2)
+    eager = xa.testing.synthetic_dataset(n_times=5).aurora.embed(tiny)
+    with dask_counter() as c:
+        emb = ds.aurora.embed(tiny)
+    assert c.count == 0 and emb.chunks is not None
+    assert emb.data.numblocks[0] == 3  # time chunks (2, 2, 1) → outputs for times 1..4
+    graph = dict(emb.data.__dask_graph__())
+    assert sum("_embed_block" in str(k) for k in graph) == 3
+    with dask_counter() as c:
+        values = emb.values
+    assert c.count == 1
+    np.testing.assert_allclose(values, eager.values, rtol=1e-5, atol=1e-5)
+
+
+def test_lazy_input_checks_values_at_compute_time(tiny):
+    ds = xa.testing.synthetic_dataset(n_times=3)
+    ds["2t"][1, 0, 0] = np.nan
+    emb = ds.chunk(time=1).aurora.embed(tiny)  # no error yet: nothing was read
+    with pytest.raises(ValueError, match="2t: contains NaN"):
+        emb.compute()
+
+
+@pytest.mark.timeout(300)
+def test_distributed_cluster_gives_same_result(tiny):
+    distributed = pytest.importorskip("distributed")
+    ds = xa.testing.synthetic_dataset(n_times=3, n_lat=17, n_lon=32)
+    eager = ds.aurora.embed(tiny)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        got = ds.chunk(time=2).aurora.embed(tiny).compute()
+    xr.testing.assert_allclose(eager, got, rtol=1e-5, atol=1e-5)
+
+
+def test_forecast_equals_module_call(tiny, small_ds):
+    fc = small_ds.aurora.forecast(tiny, steps=1)
+    with torch.no_grad():
+        pred = tiny.module(_direct_batch(small_ds, 2))
+    got = fc["msl"].isel(time=1, lead_time=0).values
+    np.testing.assert_allclose(got[:32], pred.surf_vars["msl"][0, 0].numpy(), rtol=1e-5)
+    assert np.isnan(got[32]).all()  # the cropped row
+    assert fc["z"].dims == ("time", "lead_time", "level", "lat", "lon")
+    assert fc.lead_time.values[0] == np.timedelta64(6, "h")
