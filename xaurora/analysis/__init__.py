@@ -1,0 +1,35 @@
+"""Analyses of embeddings: pooling, PCA, linear probes, layer tables and latent regimes.
+
+Functions take and return labelled xarray objects; ``DataArray.aurora`` / ``Dataset.aurora``
+call them. scikit-learn and regionmask are imported only when a function runs.
+
+>>> import numpy as np, xarray as xr
+>>> from xaurora.analysis import pca
+>>> X = xr.DataArray(np.random.default_rng(0).normal(size=(20, 4)), dims=("time", "channel"))
+>>> pca(X, 2).scores.dims
+('time', 'component')
+"""
+
+from xaurora.analysis.layers import probe_layers, select_level
+from xaurora.analysis.metrics import classification_metrics, regression_metrics
+from xaurora.analysis.pca import pca, pca_estimator, pca_transform
+from xaurora.analysis.pool import pool, region_weights
+from xaurora.analysis.probe import labels_on_patches, probe
+from xaurora.analysis.regimes import annual_harmonics, seasonality, separability
+
+__all__ = [
+    "annual_harmonics",
+    "classification_metrics",
+    "labels_on_patches",
+    "pca",
+    "pca_estimator",
+    "pca_transform",
+    "pool",
+    "probe",
+    "probe_layers",
+    "regression_metrics",
+    "region_weights",
+    "seasonality",
+    "select_level",
+    "separability",
+]

@@ -1,0 +1,130 @@
+"""The same probe on several layers, with trained and random weights (``ds.aurora.probe_layers``).
+
+A probe score means little alone: the raw inputs may already contain the label linearly, and an
+untrained network of the same shape may carry it through. This module makes the table that
+says whether a result means anything — test metrics with dims ``layer`` × ``weights``.
+
+Levels: by default each layer is probed on **all its levels stacked as features** (``level`` ×
+``channel``), so every layer sees the whole column — the ``inputs`` layer likewise holds every
+variable at every pressure level. Pass ``level=`` to probe one level instead: a name applied to
+every layer that has it (layers with a single level, such as ``inputs``, keep theirs), or a
+``{layer: level}`` dict.
+
+>>> import xaurora as xa                                          # doctest: +SKIP
+>>> ds = xa.testing.synthetic_dataset(n_times=3)                  # doctest: +SKIP
+>>> table = probe_layers(ds, xa.load_model("tiny"), xa.labels.land_sea(ds),
+...                      split=("lon", 120, 210))                 # doctest: +SKIP
+>>> table.balanced_accuracy.sel(weights="trained").to_series()   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from xaurora.analysis.metrics import CLASSIFICATION_METRICS, METRIC_ATTRS, REGRESSION_METRICS
+from xaurora.analysis.probe import probe
+
+__all__ = ["probe_layers", "select_level"]
+
+_EMBED_KW = ("static", "batch_size", "device")
+
+
+def probe_layers(
+    ds: xr.Dataset,
+    model,
+    labels: xr.DataArray,
+    layers: Sequence[str] = ("inputs", "encoder", "backbone"),
+    controls: bool = True,
+    **probe_kw,
+) -> xr.Dataset:
+    """Probe ``labels`` on each of ``layers``; with ``controls`` also on random weights.
+
+    ``ds`` is the input Dataset and ``model`` an ``xa.AuroraModel``; each layer is embedded with
+    :func:`xaurora.embed.embed`. ``probe_kw`` go to :func:`~xaurora.analysis.probe.probe`
+    (``task``, ``split``, ``test_size``, ``seed``, ``class_weight`` …), except ``level`` (see the
+    module docstring), ``static``/``batch_size``/``device`` (for embedding) and
+    ``control_seed`` (seed of the random-weights model; default ``model.seed + 1`` so that it
+    differs from a random-weights ``model`` such as ``tiny``).
+
+    Returns an ``xr.Dataset`` with one variable per test metric (``accuracy``, …, or ``r2``,
+    ``rmse``) and ``n_features``, dims ``layer`` × ``weights`` (``"trained"``, ``"random"``).
+    ``inputs`` does not depend on the weights: both columns hold the same values. Every probe
+    uses the same split (same labels, same seed).
+    """
+    from xaurora.embed import embed
+
+    level = probe_kw.pop("level", None)
+    control_seed = probe_kw.pop("control_seed", None)
+    embed_kw = {k: probe_kw.pop(k) for k in _EMBED_KW if k in probe_kw}
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    if not layers:
+        raise ValueError("probe_layers: layers is empty. Fix: e.g. layers=('inputs', 'encoder').")
+    variants = [("trained", model)]
+    if controls:
+        seed = model.seed + 1 if control_seed is None else int(control_seed)
+        variants.append(("random", model.with_random_weights(seed=seed)))
+
+    results: dict[tuple[str, str], dict[str, float]] = {}
+    for layer in layers:
+        for name, m in variants:
+            if layer == "inputs" and name == "random":
+                results[layer, name] = results[layer, "trained"]
+                continue
+            emb = select_level(embed(ds, m, layer=layer, **embed_kw), level, layer)
+            res = probe(emb, labels, **probe_kw)
+            metrics = [k for k in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if k in res]
+            row = {k: float(res[k]) for k in metrics}
+            row["n_features"] = float(res["coef"].size)
+            row["n_test"] = float(res["n_test"])
+            results[layer, name] = row
+
+    names = list(next(iter(results.values())))
+    weights = [n for n, _ in variants]
+    out = xr.Dataset(coords={"layer": ("layer", np.array(layers, dtype=str)),
+                             "weights": ("weights", np.array(weights, dtype=str))})
+    for key in names:
+        vals = np.array([[results[la, w][key] for w in weights] for la in layers])
+        attrs = METRIC_ATTRS.get(key, {"long_name": key.replace("_", " ")})
+        if key in ("n_features", "n_test"):
+            vals = vals.astype(np.int64)
+        out[key] = (("layer", "weights"), vals, attrs)
+    out.attrs = {
+        "model": model.label if hasattr(model, "label") else str(model),
+        "level": "all levels stacked as features" if level is None else str(level),
+        "task": probe_kw.get("task", "classification"),
+        "split": str(probe_kw.get("split", "random")),
+        "seed": int(probe_kw.get("seed", 0)),
+        "note": "inputs does not depend on the weights: both columns are the same probe",
+    }
+    return out
+
+
+def select_level(emb: xr.DataArray, level, layer: str) -> xr.DataArray:
+    """``emb`` restricted to ``level`` (None: all levels kept as features; str, list or dict).
+
+    A layer with a single level (e.g. ``inputs``) keeps it when ``level`` names another one.
+
+    >>> import xarray as xr, numpy as np
+    >>> emb = xr.DataArray(np.zeros((2, 3)), dims=("level", "channel"),
+    ...                    coords={"level": ["surface", "latent_1"]})
+    >>> select_level(emb, "surface", "encoder").dims
+    ('channel',)
+    """
+    if isinstance(level, dict):
+        level = level.get(layer)
+    if level is None or "level" not in emb.dims:
+        return emb
+    wanted = [level] if isinstance(level, str) else list(level)
+    available = [str(v) for v in emb["level"].values]
+    missing = [w for w in wanted if w not in available]
+    if missing:
+        if emb.sizes["level"] == 1:
+            return emb
+        raise ValueError(
+            f"level: layer {layer!r} has levels {available}, not {missing}. "
+            f"Fix: pick from those, or pass level={{'{layer}': ...}} per layer."
+        )
+    return emb.sel(level=level)
