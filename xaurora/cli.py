@@ -27,7 +27,9 @@ def open_any(path: str):
         raise SystemExit(f"xaurora: {path!r} does not exist.")
     if path.rstrip("/").endswith(".zarr") or os.path.isdir(path):
         return xr.open_zarr(path)
-    return xr.open_dataset(path, chunks={})
+    with xr.open_dataset(path) as probe:  # one time step per chunk: stream, never load all
+        tdims = [d for d in probe.dims if d in ("time", "valid_time")]
+    return xr.open_dataset(path, chunks={d: 1 for d in tdims})
 
 
 def _store_matches(store: str, attrs: dict, times: np.ndarray) -> bool:

@@ -1,0 +1,114 @@
+"""``xaurora embed``: streamed to zarr, equal to ``embed``, resumable after a kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import xaurora as xa
+from xaurora import cli
+
+
+@pytest.fixture(scope="module")
+def src(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "in.nc"
+    xa.testing.synthetic_dataset(n_times=7, n_lat=17, n_lon=32, naming="cds").to_netcdf(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def expected(src, tiny):
+    return xr.open_dataset(src).aurora.embed(tiny)
+
+
+def test_embed_command_equals_embed(src, expected, tmp_path):
+    out = tmp_path / "e.zarr"
+    assert cli.main(["embed", str(src), str(out), "--batch-size", "2", "--no-progress"]) == 0
+    got = xr.open_zarr(out)
+    assert got["done"].values.all()
+    np.testing.assert_allclose(got["embedding"].values, expected.values, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(got.time.values, expected.time.values)
+
+
+def test_start_end_select_times(src, tmp_path):
+    out = tmp_path / "e.zarr"
+    cli.main(["embed", str(src), str(out), "--start", "2020-01-01T12", "--end",
+              "2020-01-01T18", "--no-progress"])
+    assert xr.open_zarr(out).sizes["time"] == 2
+
+
+def test_crash_between_writes_then_resume(src, expected, tmp_path, monkeypatch):
+    """Crash after an embedding is written but before its done flag: resume rewrites it."""
+    out = str(tmp_path / "e.zarr")
+    real = xr.Dataset.to_zarr
+    calls = {"n": 0}
+
+    def flaky(self, *args, **kwargs):
+        if "region" in kwargs:
+            calls["n"] += 1
+            if calls["n"] == 5:  # the 3rd step's embedding is written, its flag is not
+                raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(xr.Dataset, "to_zarr", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        cli.embed_to_zarr(str(src), out, progress=False)
+    monkeypatch.setattr(xr.Dataset, "to_zarr", real)
+    assert xr.open_zarr(out)["done"].values.tolist() == [1, 1, 0, 0, 0, 0]
+
+    written = []
+    import xaurora.embed as emb_mod
+
+    orig = emb_mod.embed_values
+
+    def spy(cds, times, *a, **k):
+        # the layout probe runs on zeros dated 2000; count only the dataset's steps
+        written.extend(t for t in np.asarray(times) if t >= np.datetime64("2020-01-01"))
+        return orig(cds, times, *a, **k)
+
+    monkeypatch.setattr(emb_mod, "embed_values", spy)
+    cli.embed_to_zarr(str(src), out, progress=False)
+    got = xr.open_zarr(out)
+    assert len(written) == 4  # only the four unfinished steps were computed again
+    assert got["done"].values.all() and got.sizes["time"] == expected.sizes["time"]
+    np.testing.assert_allclose(got["embedding"].values, expected.values, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.timeout(300)
+def test_sigkill_mid_run_then_rerun(src, expected, tmp_path):
+    out = tmp_path / "e.zarr"
+    cmd = [sys.executable, "-m", "xaurora.cli", "embed", str(src), str(out), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline:  # kill once some, not all, steps are done
+        try:
+            done = xr.open_zarr(out)["done"].values
+            if 0 < done.sum() < done.size:
+                break
+        except Exception:  # noqa: BLE001 - store not created yet
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    subprocess.run(cmd, check=True, capture_output=True)
+    got = xr.open_zarr(out)
+    assert got["done"].values.all()
+    np.testing.assert_array_equal(got.time.values, expected.time.values)
+    np.testing.assert_allclose(got["embedding"].values, expected.values, rtol=1e-4, atol=1e-5)
+
+
+def test_bad_input_prints_fix_not_traceback(tmp_path, capsys):
+    path = tmp_path / "bad.nc"
+    ds = xa.testing.synthetic_dataset(n_lat=17, n_lon=32, naming="cds")
+    ds.assign(t2m=ds.t2m - 273.15).to_netcdf(path)
+    assert cli.main(["embed", str(path), str(tmp_path / "o.zarr"), "--no-progress"]) == 2
+    assert "kelvin" in capsys.readouterr().err
