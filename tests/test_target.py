@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 
 import xaurora as xa
@@ -11,6 +12,15 @@ from xaurora.attribution.target import Target, box_mask
 
 LAT = np.linspace(90, -90, 17)
 LON = np.arange(0, 360, 11.25)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: one intra-op thread avoids oversubscription on shared CPUs."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.mark.parametrize("name,aurora", [("msl", "msl"), ("t2m", "2t"),
