@@ -137,17 +137,17 @@ def probe(
     coords["lat"] = grid["lat"].assign_attrs({**LAT_ATTRS, **grid["lat"].attrs})
     coords["lon"] = grid["lon"].assign_attrs({**LON_ATTRS, **grid["lon"].attrs})
     out = {"label": y.reshape(shape)}
+    linear = _linear_function(X, model[0], est)  # scaler folded in: no standardised copy of X
     if task == "classification":
         from scipy.special import expit
 
-        decision = model.decision_function(X)  # classes_ == [0, 1]: as predict/predict_proba
-        proba = expit(decision)
-        pred = (decision > 0).astype(np.float64)
+        proba = expit(linear)  # classes_ == [0, 1]: as predict/predict_proba
+        pred = (linear > 0).astype(np.float64)
         scores = classification_metrics(y_int[is_test], pred[is_test], proba[is_test])
         out["probability"] = proba.reshape(shape)
         error = np.where(valid, (pred != y_int).astype(np.float64), np.nan)
     else:
-        pred = model.predict(X).astype(np.float64)
+        pred = linear
         scores = regression_metrics(y[is_test], pred[is_test])
         error = np.where(valid, pred - y, np.nan)
     out.update(prediction=pred.reshape(shape), error=error.reshape(shape),
@@ -171,6 +171,7 @@ def probe(
         "seed": int(seed),
         "estimator": f"StandardScaler + {est!r}",
         "label_name": str(getattr(labels, "name", None) or "label"),
+        "n_iter": int(np.max(getattr(est, "n_iter_", None) or [0])),
         **{k: v for k, v in emb.attrs.items() if k in ("model", "layer", "patch_size")},
     }
     return ds
@@ -286,6 +287,18 @@ def _feature_matrix(emb, sample_dims, feature_dims) -> np.ndarray:
     return arr
 
 
+def _linear_function(X: np.ndarray, scaler, est, block: int = 8192) -> np.ndarray:
+    """``est.decision_function(scaler.transform(X))`` in float64, in row blocks."""
+    w = np.ravel(est.coef_) / scaler.scale_
+    b = float(np.ravel(est.intercept_)[0])
+    out = np.empty(X.shape[0])
+    for i in range(0, X.shape[0], block):
+        xb = X[i : i + block].astype(np.float64)
+        xb -= scaler.mean_
+        out[i : i + block] = xb @ w + b
+    return out
+
+
 def _split_mask(split, emb, grid, sample_dims, patch_size) -> np.ndarray:
     if isinstance(split, xr.DataArray):
         mask = labels_on_patches(split, emb, "classification", patch_size, what="split")
@@ -315,9 +328,9 @@ def _split_mask(split, emb, grid, sample_dims, patch_size) -> np.ndarray:
 
 
 def _check_classes(y: np.ndarray, where: str, fix: str) -> None:
-    classes = np.unique(y)
-    if classes.size < 2:
-        only = int(classes[0]) if classes.size else "none"
+    counts = np.bincount(y, minlength=2)
+    if np.count_nonzero(counts) < 2:
+        only = int(np.argmax(counts)) if y.size else "none"
         raise ValueError(
             f"labels: {where} has a single class ({only}); the probe needs both 0 and 1 there "
             f"(balanced accuracy and ROC AUC are undefined otherwise). Fix: {fix}."
