@@ -94,6 +94,13 @@ def test_event_dates_and_pca_option_and_errors():
     dates = X.time.values[events.values]
     a = separability(X, dates, n_permutations=10, n_components=4)
     assert float(a.balanced_accuracy) > 0.85 and "PCA" in a.attrs["classifier"]
+    # events covering more (and reordered) times, with ERA5's time name, are aligned to X
+    longer = xr.concat([events, events.isel(time=[0]).assign_coords(
+        time=[np.datetime64("1999-01-01")])], "time").isel(time=slice(None, None, -1))
+    b = separability(X, longer.rename(time="valid_time"), n_permutations=10, n_components=4)
+    assert float(b.balanced_accuracy) == float(a.balanced_accuracy)
+    with pytest.raises(ValueError, match="lacks 1 of X's time"):
+        separability(X, events.isel(time=slice(1, None)), n_permutations=5)
     few = xr.zeros_like(events).astype(bool)
     few[:3] = True
     with pytest.raises(ValueError, match="Fix: pass cv=3"):

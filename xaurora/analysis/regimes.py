@@ -183,9 +183,20 @@ def separability(
         if "time" not in X.coords:
             raise ValueError("separability: a list of event times needs X with a time coord.")
         events = X["time"].isin(np.asarray(events, dtype=X["time"].dtype))
+    if "valid_time" in events.dims and "time" in sample_dims:
+        events = events.rename(valid_time="time")
     extra = [d for d in events.dims if d not in sample_dims]
     if extra:
         raise ValueError(f"separability: events has dims {extra} that are not sample dims.")
+    for d in events.dims:  # take X's samples, in X's order (events may cover more times)
+        if d in events.coords and d in X.coords:
+            missing = ~np.isin(X[d].values, events[d].values)
+            if missing.any():
+                raise ValueError(
+                    f"separability: events lacks {int(missing.sum())} of X's {d} values. "
+                    f"Fix: give an event flag for every {d} of X."
+                )
+            events = events.sel({d: X[d].values})
     grid = X.isel({d: 0 for d in feature_dims}, drop=True)
     y_da = events.broadcast_like(grid).transpose(*sample_dims)
     y = y_da.values.astype(np.float64).ravel()
