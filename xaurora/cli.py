@@ -89,7 +89,8 @@ def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: st
             region = {"time": slice(int(i), int(i) + 1)}
             block = xr.Dataset({"embedding": (template.dims, values[j : j + 1])})
             block.to_zarr(store, region=region, zarr_format=2)
-            xr.Dataset({"done": ("time", np.ones(1, np.int8))}).to_zarr(store, region=region, zarr_format=2)
+            flag = xr.Dataset({"done": ("time", np.ones(1, np.int8))})
+            flag.to_zarr(store, region=region, zarr_format=2)
         if bar is not None:
             bar.update(len(idx))
     if bar is not None:

@@ -60,7 +60,7 @@ def resolve_layer(module, layer: str):
 
 
 def capture(module, batch, layer: str, autocast: bool = False):
-    """Run ``module(batch)`` until ``layer`` and return its output (or the encoder's input batch)."""
+    """Run ``module(batch)`` until ``layer``; return its output (or the encoder's input)."""
     import torch
 
     target = resolve_layer(module, layer)

@@ -90,7 +90,7 @@ def to_patches(da: xr.DataArray, patch_size: int) -> xr.DataArray:
 
 
 def from_patches(da: xr.DataArray, lat, lon, patch_size: int, fill: float = 0.0) -> xr.DataArray:
-    """Spread patch values back onto the pixel grid ``lat``/``lon``; the cropped row gets ``fill``."""
+    """Spread patch values onto the pixel grid ``lat``/``lon``; the cropped row gets ``fill``."""
     lat = np.asarray(lat)
     lon = np.asarray(lon)
     h = used_rows(lat.size, patch_size)

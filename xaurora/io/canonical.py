@@ -120,7 +120,12 @@ def _normalise_lon(ds: xr.Dataset) -> xr.Dataset:
             "and 180). Fix: drop the duplicated column."
         )
     ds = ds.assign_coords(lon=("lon", wrapped, {"units": "degrees_east"}))
-    return ds.sortby("lon").sortby("lat", ascending=False)
+    # sortby copies every variable: only reorder what is out of order
+    if np.any(np.diff(wrapped) <= 0):
+        ds = ds.sortby("lon")
+    if np.any(np.diff(ds["lat"].values) >= 0):
+        ds = ds.sortby("lat", ascending=False)
+    return ds
 
 
 def _normalise_levels(ds: xr.Dataset) -> xr.Dataset:
@@ -202,9 +207,10 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
             )
         order = [d for d in ("time", "level", "lat", "lon") if d in da.dims]
         attrs = dict(da.attrs, units=UNITS.get(str(name), da.attrs.get("units", "")))
-        cds[name] = da.transpose(*order).astype(np.float32).assign_attrs(attrs)
+        cds[name] = da.transpose(*order).astype(np.float32, copy=False).assign_attrs(attrs)
     if "time" in cds.dims:
-        cds = cds.sortby("time")
+        if np.any(np.diff(cds["time"].values) < np.timedelta64(0)):
+            cds = cds.sortby("time")
         t = cds["time"].values
         if np.unique(t).size != t.size:
             raise ValueError(
@@ -256,7 +262,7 @@ def norm_stats(var: str, level: int | None = None) -> tuple[float, float]:
 
 def check_values_of(da: xr.DataArray, name: str) -> None:
     """NaN and unit checks of one canonical variable (computes it)."""
-    values = np.asarray(da.values, dtype=np.float64)
+    values = np.asarray(da.values)
     src = da.attrs.get("source_name", name)
     if not np.isfinite(values).all():
         where = np.argwhere(~np.isfinite(values))[0]
@@ -272,11 +278,12 @@ def check_values_of(da: xr.DataArray, name: str) -> None:
         if lev is not None and da.dims[0] == "level":
             sub = values[i]
         loc, scale = norm_stats(name, lev)
-        z = (sub.mean() - loc) / scale
+        mean = float(np.mean(sub, dtype=np.float64))
+        z = (mean - loc) / scale
         if abs(z) > MAX_MEAN_Z:
             at = "" if lev is None else f" at {int(lev)} hPa"
             raise ValueError(
-                f"{src}: values{at} average {sub.mean():.4g}, far from the expected "
+                f"{src}: values{at} average {mean:.4g}, far from the expected "
                 f"≈{loc:.4g} {UNITS.get(name, '')} ({z:+.0f} normalisation scales). "
                 f"Fix: {HINTS.get(name, 'convert to ERA5 units')}."
             )
