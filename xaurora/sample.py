@@ -397,6 +397,7 @@ def sample_dataset(
     *,
     with_static: bool = False,
     events: xr.DataArray | np.ndarray | None = None,
+    times: Sequence | pd.DatetimeIndex | None = None,
 ) -> xr.Dataset:
     """Plausible ERA5-like weather on the 1.5° sample grid, generated deterministically.
 
@@ -424,15 +425,29 @@ def sample_dataset(
     events
         Boolean per time step (e.g. from :func:`storm_events`): True plants a deep low over the
         North Atlantic, False keeps storms out of it.
+    times
+        Explicit (irregular) time steps instead of ``start/periods/freq``, e.g. pairs
+        ``(t − 6 h, t)`` spread over a year: the weather at each time is the same as in a
+        continuous run, so Aurora's two history steps stay consistent.
 
+    Examples
+    --------
     >>> ds = sample_dataset("2020-07-01", periods=2, levels=(500, 850), naming="wb2")
     >>> float(ds["2m_temperature"].mean()) > 270, ds.level.values.tolist()
     (True, [500, 850])
+    >>> import pandas as pd
+    >>> t = pd.to_datetime(["2020-01-01 18:00", "2020-01-02 00:00", "2020-07-01 18:00",
+    ...                     "2020-07-02 00:00"])
+    >>> sample_dataset(times=t).sizes["valid_time"]
+    4
     """
     names = _names(naming, _NAMES)
     tdim, ldim = _DIMS[naming]
     levels = _check_levels(levels)
-    times = pd.date_range(start, periods=periods, freq=freq)
+    if times is None:
+        times = pd.date_range(start, periods=periods, freq=freq)
+    else:
+        times = pd.DatetimeIndex(pd.to_datetime(np.asarray(times))).sort_values().unique()
     if len(times) == 0:
         raise ValueError("periods must be at least 1. Fix: pass periods=2 or more.")
     if events is not None:

@@ -147,25 +147,31 @@ def _fmt(u) -> str:
     return str(u)
 
 
-def _profile(rel: xr.Dataset | xr.DataArray) -> tuple[dict[str, xr.DataArray], dict[str, float]]:
-    """Σ|R| per pressure level for atmospheric variables, and Σ|R| for surface variables."""
+def _profile(
+    rel: xr.Dataset | xr.DataArray,
+) -> tuple[dict[str, xr.DataArray], dict[str, float], dict[str, float]]:
+    """Σ|R| per pressure level (atmospheric), and Σ|R| of surface and of static variables."""
     if isinstance(rel, xr.DataArray):
         if "variable" in rel.dims:
             rel = rel.to_dataset("variable")
         else:
             rel = rel.to_dataset(name=str(rel.name or "relevance"))
-    atmos, surface = {}, {}
+    atmos, surface, static = {}, {}, {}
     for name, da in rel.data_vars.items():
         ldim = next((d for d in LEVEL_DIMS if d in da.dims), None)
         if ldim is None and not any(d in da.dims for d in LAT_NAMES + LON_NAMES) and da.ndim:
             continue
         other = [d for d in da.dims if d != ldim]
         total = np.abs(da).sum(other) if other else np.abs(da)
+        is_static = str(da.attrs.get("aurora_name", "")).startswith("static_") or (
+            ldim is None and "time" not in da.dims and "valid_time" not in da.dims
+            and rel.attrs.get("method") is not None
+        )
         if ldim is None:
-            surface[str(name)] = float(total)
+            (static if is_static else surface)[str(name)] = float(total)
         else:
             atmos[str(name)] = total.rename({ldim: "level"})
-    return atmos, surface
+    return atmos, surface, static
 
 
 def vertical_profile(rel_or_profile: xr.Dataset | xr.DataArray, ax=None, normalize: bool = True):
@@ -182,32 +188,39 @@ def vertical_profile(rel_or_profile: xr.Dataset | xr.DataArray, ax=None, normali
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['surface', '850 hPa', '500 hPa', '200 hPa']
     """
-    atmos, surface = _profile(rel_or_profile)
-    if not atmos and not surface:
+    atmos, surface, static = _profile(rel_or_profile)
+    if not atmos and not surface and not static:
         raise ValueError("vertical_profile: no relevance variables found. Fix: pass the Dataset "
                          "returned by ds.aurora.relevance(...).")
     levels = sorted({int(v) for da in atmos.values() for v in da["level"].values}, reverse=True)
     total = sum(float(da.sum()) for da in atmos.values()) + sum(surface.values())
+    total += sum(static.values())
     scale = 100.0 / total if normalize and total > 0 else 1.0
-    pos = {p: k + 1 for k, p in enumerate(levels)}
-    ax = _new_axes(ax, figsize=(5.0, 4.2))
+    rows = (["static"] if static else []) + ["surface"] + [f"{p} hPa" for p in levels]
+    y_surface = 1 if static else 0
+    pos = {p: y_surface + 1 + k for k, p in enumerate(levels)}
+    ax = _new_axes(ax, figsize=(6.4, 1.6 + 0.75 * len(rows)))
     import matplotlib.pyplot as plt
 
-    palette = plt.get_cmap("tab10")
-    for k, (name, da) in enumerate(sorted(atmos.items())):
+    palette = plt.get_cmap("tab10")  # markers tell the groups apart beyond 10
+    k = 0
+    for name, da in sorted(atmos.items()):
         y = [pos[int(p)] for p in da["level"].values]
         order = np.argsort(y)
         ax.plot(np.asarray(da.values)[order] * scale, np.asarray(y)[order], marker="o",
-                color=palette(k % 10), label=name)
-    for k, (name, value) in enumerate(sorted(surface.items())):
-        ax.scatter([value * scale], [0], marker="s", s=40, color=palette((len(atmos) + k) % 10),
-                   label=name, zorder=3)
-    ax.set_yticks(range(len(levels) + 1), ["surface"] + [f"{p} hPa" for p in levels])
-    ax.set_ylim(-0.5, len(levels) + 0.5)
+                color=palette(k % palette.N), label=name)
+        k += 1
+    for group, y, marker in ((surface, y_surface, "s"), (static, 0, "D")):
+        for name, value in sorted(group.items()):
+            ax.scatter([value * scale], [y], marker=marker, s=42, color=palette(k % palette.N),
+                       label=name, zorder=3)
+            k += 1
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_ylim(-0.5, len(rows) - 0.5)
     ax.set_xlabel("share of total |relevance| [%]" if normalize else "Σ |relevance|")
     ax.set_xlim(left=0)
     ax.grid(axis="x", color="0.9")
-    ax.legend(fontsize=8, frameon=False, loc="best")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title("relevance by level", fontsize=10)
     return ax
 
@@ -341,8 +354,11 @@ def relevance_map(rel: xr.Dataset, variable: str | None = None, level: int | Non
         total = total.rename(variable)
         total.attrs = {"long_name": f"relevance of {variable}"}
         title = f"relevance of {variable}" + (f" at {level} hPa" if level is not None else "")
-    units = rel.attrs.get("target_units")
-    if units:
-        total.attrs["units"] = units
+    units = {str(rel[n].attrs.get("units", "")) for n in names} | {""}
+    units.discard("")
+    if len(units) == 1:
+        total.attrs["units"] = units.pop()
     map_kw.setdefault("title", title)
+    if absolute:  # white for "no relevance", so coastlines stay visible
+        map_kw.setdefault("cmap", "Reds")
     return map_(total, ax=ax, **map_kw)

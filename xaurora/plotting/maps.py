@@ -133,8 +133,13 @@ def map(  # shadows the builtin on purpose: the public name is fixed by the brie
         Explicit colour limits, whether to add a colour bar (labelled ``long_name [units]``),
         extra arguments for ``pcolormesh``.
 
-    Returns the matplotlib Axes; the colour bar is ``ax.figure.axes[-1]``.
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The map's Axes; the colour bar is ``ax.figure.axes[-1]``.
 
+    Examples
+    --------
     >>> import xaurora as xa
     >>> st = xa.sample.sample_static()
     >>> ax = xa.plot.map(st["z"] / 9.80665)
