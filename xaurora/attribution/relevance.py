@@ -21,6 +21,7 @@ import xarray as xr
 
 from xaurora.attribution.target import Target
 from xaurora.batch import make_batch, select_times
+from xaurora.grid import check_lon, used_rows
 from xaurora.io.canonical import canonicalize
 from xaurora.io.names import STATIC_PREFIX
 
@@ -58,6 +59,8 @@ def prepare(ds, model, time=None, static=None, dtype=None) -> Prepared:
     import torch
 
     cds = canonicalize(ds, static=static, info=model.info).load()
+    used_rows(cds.sizes["lat"], model.patch_size)  # actionable errors for bad grids
+    check_lon(cds.sizes["lon"], model.patch_size)
     times = select_times(cds, model.timestep, time)
     if times.size > 1 and time is not None:
         raise ValueError(
