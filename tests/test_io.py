@@ -125,3 +125,36 @@ def test_extra_dimension_needs_a_selection(tiny):
     ds = _base().expand_dims(number=[0, 1])
     with pytest.raises(ValueError, match=r"unexpected dimension.*number.*isel"):
         ds.aurora.embed(tiny)
+
+
+def test_released_statics_are_used_from_cache_only(monkeypatch, tmp_path):
+    """A released model without statics in the data reads its own from the HF cache."""
+    import pickle
+
+    import xaurora.io.static as static_mod
+
+    ds = xa.testing.synthetic_dataset(naming="cds", with_static=False)
+    info = xa.MODELS["aurora-0.25-pretrained"]
+    blob = tmp_path / "aurora-0.25-static.pickle"
+    lsm = np.zeros((33, 64), np.float32)
+    lsm[:10] = 1
+    blob.write_bytes(pickle.dumps({"lsm": lsm, "z": lsm * 0, "slt": lsm * 0}))
+    seen = {}
+
+    def fake_download(repo_id, filename, revision, local_files_only):
+        seen.update(filename=filename, revision=revision, local=local_files_only)
+        return str(blob)
+
+    monkeypatch.setattr("huggingface_hub.hf_hub_download", fake_download)
+    cds = canonicalize(ds, info=info)
+    assert seen == {"filename": "aurora-0.25-static.pickle", "revision": info.revision,
+                    "local": True}
+    assert cds["static_lsm"].values[:10].all() and not cds["static_lsm"].values[10:].any()
+
+    def not_cached(**kw):
+        raise FileNotFoundError
+
+    monkeypatch.setattr("huggingface_hub.hf_hub_download", lambda *a, **k: not_cached())
+    with pytest.raises(ValueError, match="released statics"):
+        canonicalize(ds, info=info)
+    assert static_mod.released_static(xa.MODELS["tiny"]) is None

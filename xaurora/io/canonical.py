@@ -186,6 +186,15 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
             da = _squeeze_time(da, str(name))
         out[canon] = da.assign_attrs(source_name=str(name))
     extra = _static_from(static)
+    if static is None and info is not None and not any(
+        _classify(str(n), ds[n]) and _classify(str(n), ds[n])[0] == "static"
+        for n in ds.data_vars
+    ):
+        from xaurora.io.static import released_static
+
+        released = released_static(info)  # the checkpoint's own statics, if cached
+        if released is not None:
+            extra = _static_from(released)
     if extra.data_vars:
         _check_grid(extra)
         extra = _on_grid(_normalise_lon(extra), ds)
@@ -243,7 +252,8 @@ def require(cds: xr.Dataset, info) -> None:
         raise ValueError(
             f"dataset: missing variable(s) {missing} needed by {info.name}. Fix: add them under "
             f"an Aurora, ECMWF/CDS or WeatherBench2 name; static fields can be passed with "
-            f"static= (a Dataset or a netCDF path)."
+            f"static= (a Dataset or a netCDF path), or come from the checkpoint's released "
+            f"statics (xaurora.io.static.released_static(info, download=True) caches them)."
         )
     bad = [v for v in info.atmos_vars if "level" not in cds[v].dims]
     if bad:

@@ -71,12 +71,26 @@ def load_static(path: str | os.PathLike) -> xr.Dataset:
     return xr.open_dataset(path)
 
 
-def released_static(info) -> xr.Dataset:
-    """Static fields released with a checkpoint, from the Hugging Face cache (pinned revision)."""
+def released_static_name(info) -> str:
+    """File name of the static fields released with a checkpoint on Hugging Face."""
+    if info.patch_size == 3:
+        return "aurora-0.4-air-pollution-static.pickle"
+    return "aurora-0.1-static.pickle" if info.patch_size == 10 else "aurora-0.25-static.pickle"
+
+
+def released_static(info, download: bool = False) -> xr.Dataset | None:
+    """Static fields released with a checkpoint, from the Hugging Face cache (pinned revision).
+
+    Reading data never downloads implicitly: with ``download=False`` only the local cache is
+    looked at, and ``None`` comes back when the file is not there.
+    """
+    if info.checkpoint is None:
+        return None
     from huggingface_hub import hf_hub_download
 
-    name = "aurora-0.4-air-pollution-static.pickle" if info.patch_size == 3 else (
-        "aurora-0.1-static.pickle" if info.patch_size == 10 else "aurora-0.25-static.pickle"
-    )
-    path = hf_hub_download(repo_id=info.repo, filename=name, revision=info.revision)
+    try:
+        path = hf_hub_download(repo_id=info.repo, filename=released_static_name(info),
+                               revision=info.revision, local_files_only=not download)
+    except Exception:  # noqa: BLE001 - not cached (or offline): the caller explains the fix
+        return None
     return load_static(path)
