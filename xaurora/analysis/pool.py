@@ -46,7 +46,7 @@ def region_weights(lat, lon, regions=None) -> xr.DataArray:
         if not hasattr(regions, "mask_3D"):
             raise TypeError(
                 f"regions: expected a regionmask.Regions, got {type(regions).__name__}. "
-                "Fix: pass e.g. regionmask.defined_regions.ar6.land."
+                "Fix: pass e.g. regionmask.defined_regions.giorgi."
             )
         mask = regions.mask_3D(lon, lat).transpose("region", "lat", "lon")
         if mask.sizes["region"] == 0:
