@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--model", default="tiny")
     d.add_argument("--checkpoint", default=None)
     d.add_argument("--data", default=None, help="netCDF/zarr of real ERA5 (default: bundled)")
+    d.add_argument("--static", default=None, help="netCDF with lsm/z/slt if not in --data")
+    d.add_argument("--seed", type=int, default=0, help="seed of random-weight models")
 
     e = sub.add_parser("embed", help="stream embeddings to zarr (resumable)")
     e.add_argument("input")
@@ -147,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             from xaurora.demo import run_demo
 
             out = run_demo(args.out, fast=args.fast, model=args.model,
-                           checkpoint=args.checkpoint, data=args.data)
+                           checkpoint=args.checkpoint, data=args.data, static=args.static,
+                           seed=args.seed)
             print(f"demo report: {out}")
     except ValueError as err:  # input problems: a clear message, no traceback
         print(f"xaurora: {err}", file=sys.stderr)
