@@ -18,8 +18,13 @@ import numpy as np
 import xarray as xr
 
 
-def make_data(n_channel: int = 512, seed: int = 0):
-    """A synthetic encoder level and a smooth planted label on the input grid."""
+def make_data(n_channel: int = 512, seed: int = 0, decay: float = 0.0):
+    """A synthetic encoder level and a planted label on the input grid.
+
+    ``decay > 0`` mixes the channels with singular values ``k ** -decay`` (plus an offset), so
+    they are correlated and badly conditioned like real latents: lbfgs then needs hundreds of
+    iterations instead of ten.
+    """
     from xaurora.grid import patch_coords
 
     rng = np.random.default_rng(seed)
@@ -28,13 +33,18 @@ def make_data(n_channel: int = 512, seed: int = 0):
     coords = patch_coords(lat, lon, 4)
     n_lat, n_lon = coords["lat"].size, coords["lon"].size
     x = rng.standard_normal((1, n_lat, n_lon, n_channel), dtype=np.float32)
+    if decay > 0:
+        sv = np.arange(1, n_channel + 1, dtype=np.float64) ** -decay
+        q, _ = np.linalg.qr(rng.normal(size=(n_channel, n_channel)))
+        x = x @ (sv[:, None] * q.T).astype(np.float32) + np.float32(3.0)
     emb = xr.DataArray(x, dims=("time", "lat", "lon", "channel"), name="embedding",
                        coords={"time": [np.datetime64("2022-08-07T06:00", "ns")], **coords,
                                "channel": np.arange(n_channel)},
                        attrs={"patch_size": 4, "layer": "encoder", "model": "synthetic"})
     # label: a noisy linear read-out of all channels, spread back onto the 0.25° pixels
-    w = (rng.normal(size=n_channel) / np.sqrt(n_channel)).astype(np.float32)
-    score = x[0] @ w + rng.normal(scale=0.3, size=(n_lat, n_lon)).astype(np.float32)
+    w = rng.normal(size=n_channel).astype(np.float32)
+    score = x[0] @ w
+    score = score - np.median(score) + rng.normal(scale=0.3 * score.std(), size=score.shape)
     fine = np.repeat(np.repeat(score > 0, 4, axis=0), 4, axis=1).astype(np.float32)
     fine = np.concatenate([fine, fine[-1:]], axis=0)  # the 721st row Aurora crops
     labels = xr.DataArray(fine, dims=("latitude", "longitude"), name="planted",
@@ -81,29 +91,35 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--channels", type=int, default=512)
+    ap.add_argument("--decay", type=float, nargs="+", default=(0.0, 1.0),
+                    help="channel conditioning: 0 = independent, 1 = singular values 1/k")
     args = ap.parse_args(argv)
     import os
 
-    emb, labels = make_data(args.channels)
-    print(f"probe benchmark: {emb.sizes['lat'] * emb.sizes['lon']:,} patches x "
-          f"{emb.sizes['channel']} channels (float32), labels on the 721x1440 grid, "
-          f"lon-band split 120-210E; {os.cpu_count()} CPU cores")
-    run_sklearn(emb, labels)  # warm-up: imports, BLAS threads
-    t_x, t_s = [], []
-    for _ in range(args.repeat):  # interleaved, best of N: the machine is shared
-        dt, res = run_xaurora(emb, labels)
-        t_x.append(dt)
-        dt, ref = run_sklearn(emb, labels)
-        t_s.append(dt)
-    for k in ref:
-        assert abs(float(res[k]) - ref[k]) < 1e-6, (k, float(res[k]), ref[k])
-    print(f"  xaurora probe     : {min(t_x):6.2f} s (runs: {', '.join(f'{t:.2f}' for t in t_x)})")
-    print(f"  scikit-learn only : {min(t_s):6.2f} s (runs: {', '.join(f'{t:.2f}' for t in t_s)})")
-    print(f"  ratio             : {min(t_x) / min(t_s):6.2f} x   (target <= 1.2 x)")
-    print(f"  target <= 15 s    : {'met' if min(t_x) <= 15 else 'NOT met'}")
-    print("  test metrics (identical in both): "
-          + ", ".join(f"{k}={float(res[k]):.4f}" for k in ref))
-    print(f"  lbfgs iterations  : {res.attrs['n_iter']}")
+    for decay in args.decay:
+        emb, labels = make_data(args.channels, decay=decay)
+        kind = "independent channels" if decay == 0 else f"correlated channels (sv ~ k^-{decay:g})"
+        print(f"probe benchmark: {emb.sizes['lat'] * emb.sizes['lon']:,} patches x "
+              f"{emb.sizes['channel']} channels (float32), {kind}, labels on the 721x1440 grid, "
+              f"lon-band split 120-210E; {os.cpu_count()} CPU cores")
+        run_sklearn(emb, labels)  # warm-up: imports, BLAS threads
+        t_x, t_s = [], []
+        for _ in range(args.repeat):  # interleaved, best of N: the machine is shared
+            dt, res = run_xaurora(emb, labels)
+            t_x.append(dt)
+            dt, ref = run_sklearn(emb, labels)
+            t_s.append(dt)
+        diff = max(abs(float(res[k]) - ref[k]) for k in ref)
+        assert diff < 1e-3, diff  # float64 vs float32 decision: at most a borderline patch
+        runs = ", ".join(f"{t:.2f}" for t in t_x)
+        print(f"  xaurora probe     : {min(t_x):6.2f} s (runs: {runs})")
+        runs = ", ".join(f"{t:.2f}" for t in t_s)
+        print(f"  scikit-learn only : {min(t_s):6.2f} s (runs: {runs})")
+        print(f"  ratio             : {min(t_x) / min(t_s):6.2f} x   (target <= 1.2 x)")
+        print(f"  target <= 15 s    : {'met' if min(t_x) <= 15 else 'NOT met'}")
+        print("  test metrics: " + ", ".join(f"{k}={float(res[k]):.4f}" for k in ref)
+              + f" (max difference to scikit-learn's {diff:.1e})")
+        print(f"  lbfgs iterations  : {res.attrs['n_iter']}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ __all__ = ["SAMPLE_DIMS", "labels_on_patches", "probe"]
 SAMPLE_DIMS = ("time", "lat", "lon")
 _TASKS = ("classification", "regression")
 _OPTIONS = {"class_weight": None, "C": 1.0, "alpha": 1.0, "max_iter": 1000, "tol": 1e-4,
-            "patch_size": None}
+            "solver": "lbfgs", "patch_size": None}
 
 
 def probe(
@@ -50,8 +50,8 @@ def probe(
     ``("lat", lat_min, lat_max)`` (that band, bounds included, is the test set; longitude bands
     may cross 0°), ``("time", t_start, t_end)``, or a boolean DataArray (True = test) on the patch
     or input grid. Keyword options: ``class_weight`` (e.g. ``"balanced"``), ``C`` (inverse L2
-    strength, logistic), ``alpha`` (ridge), ``max_iter``, ``tol``, ``patch_size`` (only when
-    ``emb`` lacks the ``patch_size`` attr).
+    strength, logistic), ``alpha`` (ridge), ``max_iter``, ``tol``, ``solver`` (logistic;
+    default ``"lbfgs"``), ``patch_size`` (only when ``emb`` lacks the ``patch_size`` attr).
 
     Returns an ``xr.Dataset`` on the patch grid: ``label``, ``prediction``, ``probability``
     (classification), ``is_test``, ``is_train``, ``error`` (1 = misclassified, or prediction −
@@ -125,7 +125,8 @@ def probe(
     X = _feature_matrix(emb, sample_dims, feature_dims)
     if task == "classification":
         est = LogisticRegression(C=opts["C"], class_weight=opts["class_weight"],
-                                 max_iter=opts["max_iter"], tol=opts["tol"])
+                                 max_iter=opts["max_iter"], tol=opts["tol"],
+                                 solver=opts["solver"])
     else:
         est = Ridge(alpha=opts["alpha"])
     model = make_pipeline(StandardScaler(), est)
@@ -287,16 +288,15 @@ def _feature_matrix(emb, sample_dims, feature_dims) -> np.ndarray:
     return arr
 
 
-def _linear_function(X: np.ndarray, scaler, est, block: int = 8192) -> np.ndarray:
-    """``est.decision_function(scaler.transform(X))`` in float64, in row blocks."""
+def _linear_function(X: np.ndarray, scaler, est) -> np.ndarray:
+    """``est.decision_function(scaler.transform(X))`` without a standardised copy of ``X``.
+
+    One matrix-vector product in ``X``'s precision (as scikit-learn's own float32 path), the
+    centring term added in float64.
+    """
     w = np.ravel(est.coef_) / scaler.scale_
-    b = float(np.ravel(est.intercept_)[0])
-    out = np.empty(X.shape[0])
-    for i in range(0, X.shape[0], block):
-        xb = X[i : i + block].astype(np.float64)
-        xb -= scaler.mean_
-        out[i : i + block] = xb @ w + b
-    return out
+    b = float(np.ravel(est.intercept_)[0]) - float(scaler.mean_ @ w)
+    return (X @ w.astype(X.dtype)).astype(np.float64) + b
 
 
 def _split_mask(split, emb, grid, sample_dims, patch_size) -> np.ndarray:
