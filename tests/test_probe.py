@@ -98,6 +98,10 @@ def test_lon_band_is_the_test_set_and_may_cross_zero():
     res = probe(emb, _linear_label(emb), split=("lon", -30, 30))
     crossing = (LON >= 330) | (LON <= 30)
     np.testing.assert_array_equal(res.is_test.isel(time=1, lat=3).values, crossing)
+    same = probe(emb, _linear_label(emb), split=("lon", 330, 30))
+    np.testing.assert_array_equal(same.is_test, res.is_test)
+    east = probe(emb, _linear_label(emb), split=("lon", 300, 360))
+    np.testing.assert_array_equal(east.is_test.isel(time=0, lat=0).values, LON >= 300)
     assert not (res.is_test & res.is_train).any()
 
 

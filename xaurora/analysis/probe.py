@@ -315,11 +315,15 @@ def _split_mask(split, emb, grid, sample_dims, patch_size) -> np.ndarray:
             sel = (grid["lat"] >= float(lo)) & (grid["lat"] <= float(hi))
         else:
             lon = grid["lon"] % 360
-            if float(hi) - float(lo) >= 360:
+            width = float(hi) - float(lo)
+            width = width if width >= 0 else width % 360  # e.g. (350, 10) crosses 0°
+            a = float(lo) % 360
+            if width >= 360:
                 sel = lon == lon
+            elif a + width <= 360:
+                sel = (lon >= a) & (lon <= a + width)
             else:
-                a, b = float(lo) % 360, float(hi) % 360
-                sel = ((lon >= a) & (lon <= b)) if a <= b else ((lon >= a) | (lon <= b))
+                sel = (lon >= a) | (lon <= a + width - 360)
         return sel.broadcast_like(grid).transpose(*sample_dims).values.astype(bool)
     raise ValueError(
         f"split: {split!r} is not understood. Fix: use 'random', ('lon', lon_min, lon_max), "
