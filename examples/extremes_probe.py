@@ -31,7 +31,7 @@ T2M_NAMES = ("2t", "t2m", "2m_temperature")
 
 def open_data(path: str | None):
     if path is None:
-        return xa.sample.sample_dataset("2020-07-01", periods=16, with_static=True)
+        return xa.sample.sample_dataset("2020-07-01", periods=40, with_static=True)
     return xr.open_zarr(path) if path.rstrip("/").endswith(".zarr") else xr.open_dataset(path)
 
 
