@@ -140,3 +140,15 @@ def test_static_pickle_accepts_arrays_and_refuses_code(tmp_path):
     assert set(ds.data_vars) == {"lsm", "z"} and ds.lat.values[0] == 90
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         safe_unpickle(io.BytesIO(pickle.dumps({"x": _Evil()})))
+
+
+def test_import_is_light_and_names_are_functions():
+    """``import xaurora`` pulls in no torch/sklearn/cartopy; xa.embed stays the function."""
+    import subprocess
+    import sys
+
+    code = ("import sys, xaurora as xa, xaurora.embed, xaurora.forecast; "
+            "assert callable(xa.embed) and callable(xa.forecast); "
+            "print(sorted(m for m in ('torch', 'sklearn', 'cartopy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

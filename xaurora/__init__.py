@@ -11,6 +11,12 @@ from importlib import import_module
 from typing import Any
 
 from xaurora import accessor as _accessor  # noqa: F401  (registers .aurora)
+
+# Imported eagerly (they do not import torch) so that the functions, not the submodules of the
+# same name, are what ``xa.embed`` and ``xa.forecast`` refer to.
+from xaurora.embed import embed
+from xaurora.forecast import forecast
+from xaurora.io.canonical import canonicalize
 from xaurora.models import MODELS, AuroraModel, load_model
 
 __version__ = "0.1.0"
@@ -23,9 +29,6 @@ _LAZY = {
     "sample": ("xaurora.sample", None),
     "analysis": ("xaurora.analysis", None),
     "attribution": ("xaurora.attribution", None),
-    "embed": ("xaurora.embed", "embed"),
-    "forecast": ("xaurora.forecast", "forecast"),
-    "canonicalize": ("xaurora.io.canonical", "canonicalize"),
 }
 
 
@@ -38,4 +41,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'xaurora' has no attribute {name!r}")
 
 
-__all__ = ["MODELS", "AuroraModel", "Target", "__version__", "labels", "load_model", "plot"]
+__all__ = [
+    "MODELS", "AuroraModel", "Target", "__version__", "canonicalize", "embed", "forecast",
+    "labels", "load_model", "plot",
+]
