@@ -30,3 +30,14 @@ def dask_counter():
     from tests._counting import count_computes
 
     return count_computes
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op torch thread for a module of tiny-tensor tests (avoids oversubscription)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -64,7 +64,7 @@ def test_crash_between_writes_then_resume(src, expected, tmp_path, monkeypatch):
     assert xr.open_zarr(out)["done"].values.tolist() == [1, 1, 0, 0, 0, 0]
 
     written = []
-    import xaurora.embed as emb_mod
+    import xaurora.embedding as emb_mod
 
     orig = emb_mod.embed_values
 

@@ -147,7 +147,7 @@ def test_import_is_light_and_names_are_functions():
     import subprocess
     import sys
 
-    code = ("import sys, xaurora as xa, xaurora.embed, xaurora.forecast; "
+    code = ("import sys, xaurora as xa, xaurora.embedding, xaurora.forecasting; "
             "assert callable(xa.embed) and callable(xa.forecast); "
             "print(sorted(m for m in ('torch', 'sklearn', 'cartopy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

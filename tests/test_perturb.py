@@ -16,13 +16,7 @@ PLANT = (-34, 1, 89, 170)  # two 4×4-pixel patches on the 17×32 grid (lat 0…
 SOUTH = (-80, 1, 0, 360)  # candidate cells: the 16 patches of the southern rows
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids oversubscription on shared CPUs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,9 @@ from typing import Any
 
 from xaurora import accessor as _accessor  # noqa: F401  (registers .aurora)
 
-# Imported eagerly (they do not import torch) so that the functions, not the submodules of the
-# same name, are what ``xa.embed`` and ``xa.forecast`` refer to.
-from xaurora.embed import embed
-from xaurora.forecast import forecast
+# The core functions import no torch at module level, so they are cheap to import eagerly.
+from xaurora.embedding import embed
+from xaurora.forecasting import forecast
 from xaurora.io.canonical import canonicalize
 from xaurora.models import MODELS, AuroraModel, load_model
 

@@ -24,15 +24,15 @@ class AuroraDatasetAccessor:
 
     def embed(self, model, layer: str = "encoder", static=None, batch_size: int = 1,
               **kwargs) -> xr.DataArray:
-        """Embeddings ``(time, level, lat, lon, channel)``; see :func:`xaurora.embed.embed`."""
-        from xaurora.embed import embed
+        """Embeddings ``(time, level, lat, lon, channel)``; see :func:`xaurora.embedding.embed`."""
+        from xaurora.embedding import embed
 
         return embed(self._obj, model, layer=layer, static=static, batch_size=batch_size,
                      **kwargs)
 
     def forecast(self, model, steps: int = 1, static=None, **kwargs) -> xr.Dataset:
-        """Predictions with the input's names; see :func:`xaurora.forecast.forecast`."""
-        from xaurora.forecast import forecast
+        """Predictions with the input's names; see :func:`xaurora.forecasting.forecast`."""
+        from xaurora.forecasting import forecast
 
         return forecast(self._obj, model, steps=steps, static=static, **kwargs)
 

@@ -52,7 +52,7 @@ def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: st
     import xarray as xr
 
     from xaurora.batch import batch_slices, select_times
-    from xaurora.embed import _probe_layout, _to_dataarray, embed_values
+    from xaurora.embedding import _probe_layout, _to_dataarray, embed_values
     from xaurora.io.canonical import canonicalize, check_values_of
     from xaurora.models import load_model
 

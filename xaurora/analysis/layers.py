@@ -43,7 +43,7 @@ def probe_layers(
     """Probe ``labels`` on each of ``layers``; with ``controls`` also on random weights.
 
     ``ds`` is the input Dataset and ``model`` an ``xa.AuroraModel``; each layer is embedded with
-    :func:`xaurora.embed.embed`. ``probe_kw`` go to :func:`~xaurora.analysis.probe.probe`
+    :func:`xaurora.embedding.embed`. ``probe_kw`` go to :func:`~xaurora.analysis.probe.probe`
     (``task``, ``split``, ``test_size``, ``seed``, ``class_weight`` …), except ``level`` (see the
     module docstring), ``static``/``batch_size``/``device``/``time`` (for embedding) and
     ``control_seed`` (seed of the random-weights model; default ``model.seed + 1`` so that it
@@ -54,7 +54,7 @@ def probe_layers(
     ``inputs`` does not depend on the weights: both columns hold the same values. Every probe
     uses the same split (same labels, same seed).
     """
-    from xaurora.embed import embed
+    from xaurora.embedding import embed
 
     level = probe_kw.pop("level", None)
     control_seed = probe_kw.pop("control_seed", None)
