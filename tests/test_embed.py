@@ -159,3 +159,17 @@ def test_forecast_equals_module_call(tiny, small_ds):
     assert np.isnan(got[32]).all()  # the cropped row
     assert fc["z"].dims == ("time", "lead_time", "level", "lat", "lon")
     assert fc.lead_time.values[0] == np.timedelta64(6, "h")
+
+
+def test_forecast_comes_back_on_the_input_grid(tiny):
+    """Longitudes in [-180, 180) and latitude ascending: the forecast keeps that grid."""
+    ds = xa.testing.synthetic_dataset(n_times=2)
+    flipped = xa.testing.synthetic_dataset(n_times=2, lon_180=True).isel(lat=slice(None, None, -1))
+    ref = ds.aurora.forecast(tiny)
+    got = flipped.aurora.forecast(tiny)
+    np.testing.assert_array_equal(got.lon.values, flipped.lon.values)
+    np.testing.assert_array_equal(got.lat.values, flipped.lat.values)
+    a = ref["msl"].sel(lat=39.375, lon=270.0).values
+    b = got["msl"].sel(lat=39.375, lon=-90.0).values
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert np.isnan(got["msl"].isel(lat=0)).all()  # the cropped row (−90°) is first here

@@ -7,7 +7,13 @@ import pytest
 import torch
 
 import xaurora as xa
-from xaurora.attribution import Target, randomization_check, relevance, vertical_profile
+from xaurora.attribution import (
+    Target,
+    perturbation_test,
+    randomization_check,
+    relevance,
+    vertical_profile,
+)
 from xaurora.batch import make_batch, norm_stats, select_times
 from xaurora.io.canonical import canonicalize
 
@@ -68,7 +74,9 @@ def test_layout_names_times_and_cropped_row(tiny):
     assert rel["land_sea_mask"].dims == ("lat", "lon")
     assert rel["temperature"].attrs["source_name"] == "temperature"
     assert [str(t)[:16] for t in rel.time.values] == ["2020-01-01T06:00", "2020-01-01T12:00"]
-    assert rel.sizes["lat"] == 17 and (rel.isel(lat=-1) == 0).all().to_array().all()
+    # on the input's grid (WeatherBench2: latitude ascending); Aurora's cropped row (−90°) is 0
+    np.testing.assert_array_equal(rel.lat.values, ds.latitude.values)
+    assert rel.sizes["lat"] == 17 and (rel.sel(lat=-90.0) == 0).all().to_array().all()
     for key in ("method", "target_value", "input_relevance_sum", "sink_relevance_sum"):
         assert key in rel.attrs
     assert rel.attrs["target_variable"] == "2t"
@@ -122,4 +130,20 @@ def test_randomization_check(ds, tiny):
     assert chk["spearman"].dims == ("variable",)
     assert "msl" in chk["variable"].values
     assert -1 <= float(chk["spearman_overall"]) < 0.99
-    assert chk.attrs["control"] != chk.attrs["model"]
+    assert chk.attrs["control_weights"] != chk.attrs["model_weights"]
+
+
+def test_relevance_on_the_input_grid_and_perturbation_still_aligned(tiny):
+    ds = xa.testing.synthetic_dataset(n_lat=17, n_lon=32, n_times=2, levels=(500, 850))
+    flipped = xa.testing.synthetic_dataset(n_lat=17, n_lon=32, n_times=2, levels=(500, 850),
+                                           lon_180=True).isel(lat=slice(None, None, -1))
+    target = Target("msl", region=(0, 60, -30, 60))
+    ref = relevance(ds, tiny, target, method="gradxinput")
+    got = relevance(flipped, tiny, target, method="gradxinput")
+    np.testing.assert_array_equal(got.lon.values, flipped.lon.values)
+    np.testing.assert_array_equal(got.lat.values, flipped.lat.values)
+    np.testing.assert_allclose(got["msl"].sel(lon=-90.0).values,
+                               ref["msl"].sel(lon=270.0).values[:, ::-1], rtol=1e-5, atol=1e-9)
+    a = perturbation_test(ds, tiny, ref, target, fractions=(0.1,), n_random=3, n_boot=50)
+    b = perturbation_test(flipped, tiny, got, target, fractions=(0.1,), n_random=3, n_boot=50)
+    np.testing.assert_allclose(a.error_relevant.values, b.error_relevant.values, rtol=1e-4)

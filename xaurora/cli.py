@@ -63,7 +63,8 @@ def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: st
     shape = (times.size, len(layout.levels), layout.lat.size, layout.lon.size, layout.n_channel)
     template = _to_dataarray(dsa.zeros(shape, chunks=(1, *shape[1:]), dtype=np.float32), layout,
                              times, model, layer, cds)
-    key = {"model": template.attrs["model"], "layer": layer, "source": os.path.abspath(src)}
+    key = {"model": model.name, "model_weights": template.attrs["model_weights"], "layer": layer,
+           "source": os.path.abspath(src)}
     if not _store_matches(store, key, times):
         xr.Dataset(
             {"embedding": template,

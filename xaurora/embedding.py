@@ -231,7 +231,7 @@ def _to_dataarray(values, layout: Layout, times, model, layer: str, cds) -> xr.D
     attrs = {
         "long_name": f"Aurora {layer} embedding",
         "units": "1",
-        "model": model.label,
+        **model.provenance(),
         "layer": layer,
         "patch_size": int(model.patch_size),
         "xaurora_version": __version__,

@@ -14,7 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from xaurora.batch import batch_slices, make_batch, select_times
-from xaurora.io.canonical import canonicalize
+from xaurora.io.canonical import canonicalize, input_grid, to_input_grid
 from xaurora.io.names import STATIC_PREFIX
 
 
@@ -46,7 +46,7 @@ def forecast(ds: xr.Dataset, model, steps: int = 1, static=None, time=None,
     """Predictions ``steps`` × timestep ahead for every analysis time (API.md §3).
 
     Variables keep the input's names; dims ``(time, lead_time, [level,] lat, lon)`` on the input
-    grid (lat descending, lon in [0, 360)), the cropped latitude row is NaN.
+    grid (its latitude order and longitude convention); the cropped latitude row is NaN.
     """
     if steps < 1:
         raise ValueError(f"steps: must be ≥ 1, got {steps}.")
@@ -75,9 +75,9 @@ def forecast(ds: xr.Dataset, model, steps: int = 1, static=None, time=None,
     coords = {"time": times, "lead_time": lead, "lat": cds["lat"], "lon": cds["lon"]}
     if "level" in cds.coords:
         coords["level"] = cds["level"]
-    out = xr.Dataset(data, coords=coords)
+    out = to_input_grid(xr.Dataset(data, coords=coords), *input_grid(ds))
     out = out.assign_coords(valid_time=out["time"] + out["lead_time"])
-    out.attrs = {"model": model.label, "timestep_hours": model.timestep.total_seconds() / 3600}
+    out.attrs = {**model.provenance(), "timestep_hours": model.timestep.total_seconds() / 3600}
     return out
 
 

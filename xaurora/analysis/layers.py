@@ -92,7 +92,7 @@ def probe_layers(
             vals = vals.astype(np.int64)
         out[key] = (("layer", "weights"), vals, attrs)
     out.attrs = {
-        "model": model.label if hasattr(model, "label") else str(model),
+        **model.provenance(),
         "level": "all levels stacked as features" if level is None else str(level),
         "task": probe_kw.get("task", "classification"),
         "split": str(probe_kw.get("split", "random")),

@@ -29,6 +29,9 @@ def _pixel_score(rel: xr.Dataset, cds: xr.Dataset) -> np.ndarray:
     """Σ|R| over dynamic variables, levels and history on the (lat, lon) grid."""
     score = np.zeros((cds.sizes["lat"], cds.sizes["lon"]))
     used = 0
+    from xaurora.labels import canonical_grid
+
+    rel = canonical_grid(rel)  # relevance is on the user's grid; scores follow the canonical one
     for name, da in rel.data_vars.items():
         canon = str(da.attrs.get("aurora_name", name))
         if canon.startswith(STATIC_PREFIX) or "time" not in da.dims:
@@ -246,7 +249,7 @@ def perturbation_test(ds, model, rel: xr.Dataset, target: Target, fractions=(0.0
         coords={"fraction": fractions, "draw": np.arange(n_random)},
     )
     out.attrs = {"fill": fill, "unit": unit, "n_candidates": int(idx.size), "seed": int(seed),
-                 "n_boot": int(n_boot), "model": model.label,
+                 "n_boot": int(n_boot), **model.provenance(),
                  "analysis_time": str(prep.time)[:19], **target.attrs(),
                  "relevance_method": str(rel.attrs.get("method", ""))}
     return out

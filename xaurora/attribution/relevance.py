@@ -22,7 +22,7 @@ import xarray as xr
 from xaurora.attribution.target import Target
 from xaurora.batch import make_batch, select_times
 from xaurora.grid import check_lon, used_rows
-from xaurora.io.canonical import canonicalize
+from xaurora.io.canonical import canonicalize, input_grid, to_input_grid
 from xaurora.io.names import STATIC_PREFIX
 
 __all__ = ["METHODS", "relevance", "vertical_profile"]
@@ -293,7 +293,7 @@ def relevance(ds, model, target: Target, time=None, method: str = "lrp", static=
     prep = prepare(ds, model, time, static, dtype)
     lat, lon = prep.cds["lat"].values, prep.cds["lon"].values
     mu_out = output_offset(prep.module, target)
-    attrs = {"method": method, "model": model.label, "analysis_time": str(prep.time)[:19],
+    attrs = {"method": method, **model.provenance(), "analysis_time": str(prep.time)[:19],
              **target.attrs(), "dtype": str(dtype).replace("torch.", "")}
     if method == "integrated_gradients":
         b0, desc = _baseline_batch(prep, model, baseline, static)
@@ -323,7 +323,8 @@ def relevance(ds, model, target: Target, time=None, method: str = "lrp", static=
             attrs["rule"] = rule_set(rule).name
             attrs["conservation_error"] = f - total - sink
     units = "" if method == "saliency" else _target_units(prep.cds, target)
-    return _to_dataset(prep, model, rel, attrs, units)
+    out = _to_dataset(prep, model, rel, attrs, units)
+    return to_input_grid(out, *input_grid(ds))  # the user's latitude order and lon convention
 
 
 def _target_units(cds, target: Target) -> str:

@@ -59,7 +59,8 @@ def randomization_check(ds, model, target: Target, method: str = "lrp", seed: in
         },
         coords={"variable": names},
     )
-    out.attrs = {"method": method, "model": model.label, "control": control.label,
+    out.attrs = {"method": method, **model.provenance(),
+                 "control_weights": control.provenance()["model_weights"],
                  "target_value_trained": rel.attrs["target_value"],
                  "target_value_random": rel_rand.attrs["target_value"], **target.attrs()}
     return out

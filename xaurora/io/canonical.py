@@ -299,6 +299,25 @@ def check_values_of(da: xr.DataArray, name: str) -> None:
             )
 
 
+def input_grid(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The user's latitude and longitude values, in the user's order and convention."""
+    raw = _rename_dims(ds)
+    return raw["lat"].values, raw["lon"].values
+
+
+def to_input_grid(obj, lat, lon):
+    """Lay a result on the canonical grid out on the user's grid (order and lon convention).
+
+    Values are only reordered: canonical longitudes are the user's wrapped to [0, 360).
+    """
+    wrapped = np.mod(np.asarray(lon, dtype=np.float64), 360.0)
+    out = obj.sel(lat=np.asarray(lat, dtype=obj["lat"].dtype), lon=wrapped)
+    return out.assign_coords(
+        lat=("lat", np.asarray(lat), obj["lat"].attrs),
+        lon=("lon", np.asarray(lon), obj["lon"].attrs),
+    )
+
+
 def describe(ds: xr.Dataset, static=None, timestep_hours: float = 6.0) -> str:
     """A human-readable account of how ``ds`` is read (used by ``xaurora info``)."""
     lines = []

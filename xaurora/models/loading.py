@@ -149,6 +149,16 @@ class AuroraModel:
             return f"{self.name} (random weights, seed={self.seed})"
         return self.name
 
+    def provenance(self) -> dict[str, str]:
+        """netCDF-safe attrs: ``model`` (registry name) and ``model_weights`` (their origin)."""
+        if self.random_weights:
+            weights = f"random (seed={self.seed})"
+        elif self.checkpoint is not None:
+            weights = f"checkpoint {self.checkpoint}"
+        else:
+            weights = f"{self.info.repo}/{self.info.checkpoint}@{self.info.revision}"
+        return {"model": self.name, "model_weights": weights}
+
     def with_random_weights(self, seed: int | None = None) -> AuroraModel:
         """The same architecture with random weights, every block active (the control model)."""
         s = self.spec
