@@ -173,3 +173,11 @@ def test_forecast_comes_back_on_the_input_grid(tiny):
     b = got["msl"].sel(lat=39.375, lon=-90.0).values
     np.testing.assert_allclose(a, b, rtol=1e-6)
     assert np.isnan(got["msl"].isel(lat=0)).all()  # the cropped row (−90°) is first here
+
+
+def test_bf16_autocast_is_close_to_fp32(tiny, small_ds):
+    ref = small_ds.aurora.embed(tiny)
+    got = small_ds.aurora.embed(tiny, autocast=True)
+    assert got.dtype == np.float32
+    err = np.abs(got.values - ref.values).mean() / np.abs(ref.values).mean()
+    assert 0 < err < 0.05  # bfloat16 changes the values a little, not the picture
