@@ -158,3 +158,12 @@ def test_released_statics_are_used_from_cache_only(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="released statics"):
         canonicalize(ds, info=info)
     assert static_mod.released_static(xa.MODELS["tiny"]) is None
+
+
+def test_info_lists_what_it_understood_before_the_problem(capsys):
+    """The real ERA-Interim layout has a `month` dim: info shows the variables, then the fix."""
+    from xaurora.cli import main
+
+    assert main(["info", str(DATA / "erainterim_small.nc")]) == 1
+    out = capsys.readouterr().out
+    assert "atmos  → z" in out and "Cannot be read as is:" in out and "isel(month=0)" in out

@@ -137,10 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "info":
-            from xaurora.io.canonical import describe
+            from xaurora.io.canonical import PROBLEM, describe
 
-            print(describe(open_any(args.input), static=args.static,
-                           timestep_hours=args.timestep_hours))
+            text = describe(open_any(args.input), static=args.static,
+                            timestep_hours=args.timestep_hours)
+            print(text)
+            return 1 if PROBLEM in text else 0
         elif args.command == "embed":
             out = embed_to_zarr(args.input, args.output, args.model, args.checkpoint, args.layer,
                                 args.start, args.end, args.batch_size, args.device, args.static,

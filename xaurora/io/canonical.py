@@ -32,6 +32,7 @@ from xaurora.io.names import (
 # A field whose mean lies further than this many normalisation scales from Aurora's
 # normalisation location is in the wrong units (°C vs K, hPa vs Pa, m vs m² s⁻²).
 MAX_MEAN_Z = 8.0
+PROBLEM = "Cannot be read as is:"
 
 
 def _rename_dims(ds: xr.Dataset) -> xr.Dataset:
@@ -326,8 +327,12 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float = 6.0) -> str:
         role = _classify(str(name), da)
         what = "ignored (not an Aurora input)" if role is None else f"{role[0]:6s} → {role[1]}"
         lines.append(f"  {str(name):28s} {str(tuple(da.dims)):40s} {what}")
-    cds = canonicalize(ds, static=static, check_values=False)
-    head = [f"Variables ({len(raw.data_vars)}):", *lines, "Grid:"]
+    head = [f"Variables ({len(raw.data_vars)}):", *lines]
+    try:
+        cds = canonicalize(ds, static=static, check_values=False)
+    except ValueError as err:  # say what was understood, then what stops reading it
+        return "\n".join([*head, f"{PROBLEM} {err}"])
+    head.append("Grid:")
     lat, lon = cds["lat"].values, cds["lon"].values
     head.append(f"  lat {lat.size} rows {lat[0]:g} → {lat[-1]:g} (descending after reading)")
     head.append(f"  lon {lon.size} cols {lon[0]:g} → {lon[-1]:g} (wrapped to [0, 360))")
