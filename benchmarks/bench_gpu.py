@@ -1,0 +1,103 @@
+"""GPU figures for issues 2 and 4: full-size 0.25° Aurora (random weights).
+
+Prints encoder throughput (samples/s) in fp32 and bf16 with peak GPU memory, the same for a
+forecast step, and LRP time and peak memory with and without activation checkpointing.
+Needs a CUDA device for the real figures; ``--model tiny --grid 1 --device cpu`` checks the code
+path anywhere.
+
+Run on a GPU machine:
+``python benchmarks/bench_gpu.py --model aurora-0.25-pretrained --grid 0.25 --device cuda``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+import xaurora as xa
+from xaurora.attribution import Target, relevance
+from xaurora.batch import make_batch
+from xaurora.embedding import embed_values
+from xaurora.io.canonical import canonicalize
+from xaurora.models.registry import ERA5_LEVELS
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _peak_gib(device: str) -> float:
+    return torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else float("nan")
+
+
+def _reset(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def timed(fn, device: str, repeats: int) -> tuple[float, float]:
+    """Median seconds per call after one warm-up call, and peak GPU memory (GiB)."""
+    fn()
+    _sync(device)
+    _reset(device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), _peak_gib(device)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="aurora-0.25-pretrained")
+    p.add_argument("--grid", type=float, default=0.25, help="grid spacing in degrees")
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--skip-lrp", action="store_true")
+    a = p.parse_args()
+    n_lat, n_lon = int(round(180 / a.grid)) + 1, int(round(360 / a.grid))
+    model = xa.load_model(a.model, random_weights=True, device=a.device)
+    ds = xa.testing.synthetic_dataset(n_lat=n_lat, n_lon=n_lon, n_times=a.batch_size + 1,
+                                      levels=ERA5_LEVELS)
+    cds = canonicalize(ds)
+    times = cds.time.values[1:]
+    gpu = torch.cuda.get_device_name() if a.device.startswith("cuda") else "cpu"
+    print(f"{a.model} (random weights), {n_lat} × {n_lon} grid, 13 levels, batch {a.batch_size}, "
+          f"device {a.device} ({gpu})")
+    for name, bf16 in (("fp32", False), ("bf16", True)):
+        s, mem = timed(lambda bf16=bf16: embed_values(cds, times, model, "encoder", a.batch_size,
+                                                      autocast=bf16), a.device, a.repeats)
+        print(f"encoder  {name}: {a.batch_size / s:8.2f} samples/s  peak {mem:6.1f} GiB")
+    batch = make_batch(cds, times, model.module)
+    for name, bf16 in (("fp32", False), ("bf16", True)):
+        def step(bf16=bf16):
+            ctx = (torch.autocast(device_type=a.device.split(":")[0], dtype=torch.bfloat16)
+                   if bf16 else torch.no_grad())
+            with torch.no_grad(), ctx:
+                model.module(batch)
+
+        s, mem = timed(step, a.device, a.repeats)
+        print(f"forecast {name}: {a.batch_size / s:8.2f} samples/s  peak {mem:6.1f} GiB")
+    if a.skip_lrp:
+        return
+    target = Target("msl", region=(30, 72, -12, 45))
+    for ckpt in (False, True):
+        try:
+            s, mem = timed(lambda c=ckpt: relevance(ds.isel(time=[0, 1]), model, target,
+                                                    checkpointing=c), a.device, 1)
+            print(f"LRP checkpointing={ckpt!s:5}: {s:8.2f} s  peak {mem:6.1f} GiB")
+        except torch.cuda.OutOfMemoryError:
+            print(f"LRP checkpointing={ckpt!s:5}: out of GPU memory")
+            _reset(a.device)
+
+
+if __name__ == "__main__":
+    main()
