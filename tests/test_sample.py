@@ -30,9 +30,10 @@ def ds() -> xr.Dataset:
 
 def test_bundled_files_are_small_and_inside_the_package():
     files = [xs.STATIC_FILE, xs.CLIMATOLOGY_FILE]
-    assert all(f.exists() and f.parent == Path(xs.__file__).parent / "data" for f in files)
+    data = Path(xs.__file__).parent.parent / "data"  # xaurora/data, next to xaurora/sample/
+    assert all(f.exists() and f.parent == data for f in files)
     assert sum(f.stat().st_size for f in files) < 3e6
-    assert (Path(xs.__file__).parent / "data" / "README.md").exists()
+    assert (data / "README.md").exists()
 
 
 def test_static_is_real_era5_on_the_sample_grid():
