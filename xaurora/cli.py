@@ -52,16 +52,16 @@ def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: st
     import xarray as xr
 
     from xaurora.batch import batch_slices, select_times
-    from xaurora.embedding import _probe_layout, _to_dataarray, embed_values
+    from xaurora.embedding import embed_values, layer_layout, to_dataarray
     from xaurora.io.canonical import canonicalize, check_values_of
     from xaurora.models import load_model
 
     model = load_model(model_name, checkpoint=checkpoint, device=device, seed=seed)
     cds = canonicalize(open_any(src), static=static, info=model.info)
     times = select_times(cds, model.timestep, slice(start, end) if start or end else None)
-    layout = _probe_layout(cds, model, layer)
+    layout = layer_layout(cds, model, layer)
     shape = (times.size, len(layout.levels), layout.lat.size, layout.lon.size, layout.n_channel)
-    template = _to_dataarray(dsa.zeros(shape, chunks=(1, *shape[1:]), dtype=np.float32), layout,
+    template = to_dataarray(dsa.zeros(shape, chunks=(1, *shape[1:]), dtype=np.float32), layout,
                              times, model, layer, cds)
     key = {"model": model.name, "model_weights": template.attrs["model_weights"], "layer": layer,
            "source": os.path.abspath(src)}

@@ -201,7 +201,7 @@ def embed_values(cds, times, model, layer: str, batch_size: int = 1, autocast: b
     return np.concatenate(parts, axis=0), layout
 
 
-def _probe_layout(cds, model, layer: str) -> Layout:
+def layer_layout(cds, model, layer: str) -> Layout:
     """Layout of ``layer`` found by running the model on zeros (no data is read)."""
     t0 = np.datetime64("2000-01-01T06:00", "ns")
     step = np.timedelta64(int(model.timestep.total_seconds()), "s").astype("timedelta64[ns]")
@@ -215,7 +215,8 @@ def _probe_layout(cds, model, layer: str) -> Layout:
     return embed_values(zeros, np.array([t0]), model, layer)[1]
 
 
-def _to_dataarray(values, layout: Layout, times, model, layer: str, cds) -> xr.DataArray:
+def to_dataarray(values, layout: Layout, times, model, layer: str, cds) -> xr.DataArray:
+    """Label a (time, level, lat, lon, channel) array (NumPy or Dask) as an embedding."""
     from xaurora import __version__
 
     coords = {
@@ -279,12 +280,12 @@ def embed(
     lazy = any(cds[v].chunks is not None for v in cds.data_vars)
     if not lazy:
         values, layout = embed_values(cds, times, model, layer, batch_size, autocast, progress)
-        return _to_dataarray(values, layout, times, model, layer, cds)
+        return to_dataarray(values, layout, times, model, layer, cds)
 
     import dask
     import dask.array as dsa
 
-    layout = _probe_layout(cds, model, layer)
+    layout = layer_layout(cds, model, layer)
     step = np.timedelta64(int(model.timestep.total_seconds()), "s").astype("timedelta64[ns]")
     tvals = cds["time"].values.astype("datetime64[ns]")
     bounds = np.cumsum((0,) + tuple(cds.chunks["time"]))
@@ -301,4 +302,4 @@ def embed(
                  layout.n_channel)
         blocks.append(dsa.from_delayed(task, shape=shape, dtype=np.float32))
     values = dsa.concatenate(blocks, axis=0)
-    return _to_dataarray(values, layout, times, model, layer, cds)
+    return to_dataarray(values, layout, times, model, layer, cds)

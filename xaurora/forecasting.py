@@ -15,7 +15,6 @@ import xarray as xr
 
 from xaurora.batch import batch_slices, make_batch, select_times
 from xaurora.io.canonical import canonicalize, input_grid, to_input_grid
-from xaurora.io.names import STATIC_PREFIX
 
 
 def rollout_arrays(module, batch, steps: int) -> list[dict[str, np.ndarray]]:
@@ -80,8 +79,3 @@ def forecast(ds: xr.Dataset, model, steps: int = 1, static=None, time=None,
     out.attrs = {**model.provenance(), "timestep_hours": model.timestep.total_seconds() / 3600}
     return out
 
-
-def static_names(cds: xr.Dataset) -> dict[str, str]:
-    """Canonical static name → the name it had in the user's data."""
-    return {v: cds[v].attrs.get("source_name", v.removeprefix(STATIC_PREFIX))
-            for v in cds.data_vars if str(v).startswith(STATIC_PREFIX)}
