@@ -45,7 +45,7 @@ def bare_loop(ds, module):
     return out
 
 
-def main(n_times: int = 9, repeats: int = 7) -> None:
+def main(n_times: int = 9, repeats: int = 15) -> None:
     torch.set_num_threads(2)
     model = xa.load_model("tiny")
     ds = xa.testing.synthetic_dataset(n_lat=181, n_lon=360, n_times=n_times,

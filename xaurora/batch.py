@@ -86,18 +86,23 @@ def make_batch(cds: xr.Dataset, times: Sequence, module, timestep=None):
 
     step = _td64(timestep if timestep is not None else module.timestep).astype("timedelta64[ns]")
     t = np.asarray(times, dtype="datetime64[ns]")
-    both = np.stack([t - step, t], axis=1)  # (B, 2)
-    flat = both.reshape(-1)
-    sub = cds.sel(time=flat)
+    flat = np.stack([t - step, t], axis=1).reshape(-1)  # (t1 − Δ, t1, t2 − Δ, t2, …)
+    pos = cds.indexes["time"].get_indexer(flat)
+    if (pos < 0).any():
+        raise ValueError(f"time: {flat[pos < 0][:3]} not in the dataset. Fix: select other times.")
+    # consecutive positions (the usual single analysis time): a view, no copy
+    index = slice(pos[0], pos[-1] + 1) if np.all(np.diff(pos) == 1) else pos
+
+    variables = cds.variables  # plain Variables: no DataArray built per field and step
 
     def hist(name):
-        v = np.asarray(sub[name].values)
+        v = np.asarray(variables[name].values)[index]
         return _tensor(v.reshape(len(t), 2, *v.shape[1:]))
 
-    surf = {v: hist(v) for v in module.surf_vars if v in cds}
-    atmos = {v: hist(v) for v in module.atmos_vars if v in cds}
-    static = {v: _tensor(cds[STATIC_PREFIX + v].values) for v in module.static_vars
-              if STATIC_PREFIX + v in cds}
+    surf = {v: hist(v) for v in module.surf_vars if v in cds.data_vars}
+    atmos = {v: hist(v) for v in module.atmos_vars if v in cds.data_vars}
+    static = {v: _tensor(variables[STATIC_PREFIX + v].values) for v in module.static_vars
+              if STATIC_PREFIX + v in cds.data_vars}
     import torch
 
     meta = Metadata(

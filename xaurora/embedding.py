@@ -193,7 +193,9 @@ def embed_values(cds, times, model, layer: str, batch_size: int = 1, autocast: b
             values, ccoords = _input_features(out, p)
             layout = Layout(["inputs"], lat_c, lon_c, values.shape[-1], ccoords)
         else:
-            layout = tokens_layout(tuple(out.shape), len(times[sl]), lat_c, lon_c, latent, layer)
+            if layout is None:  # tokens per sample are the same for every batch
+                layout = tokens_layout(tuple(out.shape), len(times[sl]), lat_c, lon_c, latent,
+                                       layer)
             values = out.float().cpu().numpy().reshape(
                 len(times[sl]), len(layout.levels), layout.lat.size, layout.lon.size, -1
             )
