@@ -181,3 +181,16 @@ def test_bf16_autocast_is_close_to_fp32(tiny, small_ds):
     assert got.dtype == np.float32
     err = np.abs(got.values - ref.values).mean() / np.abs(ref.values).mean()
     assert 0 < err < 0.05  # bfloat16 changes the values a little, not the picture
+
+
+def test_batches_never_share_memory_with_the_dataset(tiny, small_ds):
+    from xaurora.batch import make_batch
+    from xaurora.io.canonical import canonicalize
+
+    before = small_ds["2t"].values.copy()
+    cds = canonicalize(small_ds)
+    batch = make_batch(cds, cds.time.values[1:2], tiny.module)
+    batch.surf_vars["2t"] += 1.0
+    batch.static_vars["lsm"] += 1.0
+    np.testing.assert_array_equal(small_ds["2t"].values, before)
+    assert float(cds["static_lsm"].max()) <= 1.0

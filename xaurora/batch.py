@@ -72,9 +72,10 @@ def select_times(cds: xr.Dataset, timestep, time=None) -> np.ndarray:
 
 
 def _tensor(values: np.ndarray):
+    """A tensor that owns its memory: editing a Batch must never edit the user's dataset."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+    return torch.from_numpy(np.array(values, dtype=np.float32, order="C", copy=True))
 
 
 def make_batch(cds: xr.Dataset, times: Sequence, module, timestep=None):
@@ -90,7 +91,7 @@ def make_batch(cds: xr.Dataset, times: Sequence, module, timestep=None):
     pos = cds.indexes["time"].get_indexer(flat)
     if (pos < 0).any():
         raise ValueError(f"time: {flat[pos < 0][:3]} not in the dataset. Fix: select other times.")
-    # consecutive positions (the usual single analysis time): a view, no copy
+    # consecutive positions (the usual single analysis time): slice, not fancy indexing
     index = slice(pos[0], pos[-1] + 1) if np.all(np.diff(pos) == 1) else pos
 
     variables = cds.variables  # plain Variables: no DataArray built per field and step
