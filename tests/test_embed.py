@@ -194,3 +194,12 @@ def test_batches_never_share_memory_with_the_dataset(tiny, small_ds):
     batch.static_vars["lsm"] += 1.0
     np.testing.assert_array_equal(small_ds["2t"].values, before)
     assert float(cds["static_lsm"].max()) <= 1.0
+
+
+def test_embedding_leaves_the_dataset_untouched(tiny, small_ds):
+    """embed shares memory with the data for speed; Aurora must not write to it."""
+    before = small_ds.copy(deep=True)
+    small_ds.aurora.embed(tiny)
+    small_ds.aurora.embed(tiny, layer="inputs")
+    small_ds.aurora.embed(tiny, layer="backbone")
+    xr.testing.assert_identical(small_ds, before)

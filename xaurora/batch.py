@@ -71,17 +71,21 @@ def select_times(cds: xr.Dataset, timestep, time=None) -> np.ndarray:
     return out
 
 
-def _tensor(values: np.ndarray):
-    """A tensor that owns its memory: editing a Batch must never edit the user's dataset."""
+def _tensor(values: np.ndarray, copy: bool = True):
+    """A float32 tensor; with ``copy`` it owns its memory, so editing it never edits the data."""
     import torch
 
-    return torch.from_numpy(np.array(values, dtype=np.float32, order="C", copy=True))
+    if copy:
+        return torch.from_numpy(np.array(values, dtype=np.float32, order="C", copy=True))
+    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
 
 
-def make_batch(cds: xr.Dataset, times: Sequence, module, timestep=None):
+def make_batch(cds: xr.Dataset, times: Sequence, module, timestep=None, copy: bool = True):
     """An ``aurora.Batch`` for analysis times ``times`` (history t − Δ, t) in physical units.
 
-    ``module`` is the ``aurora.Aurora`` (its variable lists and timestep are used).
+    ``module`` is the ``aurora.Aurora`` (its variable lists and timestep are used). The tensors
+    own their memory; ``copy=False`` may share it with ``cds`` (only for read-only use, such as
+    passing the Batch straight to ``module(batch)``, which never edits its input).
     """
     from aurora import Batch, Metadata
 
@@ -98,11 +102,11 @@ def make_batch(cds: xr.Dataset, times: Sequence, module, timestep=None):
 
     def hist(name):
         v = np.asarray(variables[name].values)[index]
-        return _tensor(v.reshape(len(t), 2, *v.shape[1:]))
+        return _tensor(v.reshape(len(t), 2, *v.shape[1:]), copy)
 
     surf = {v: hist(v) for v in module.surf_vars if v in cds.data_vars}
     atmos = {v: hist(v) for v in module.atmos_vars if v in cds.data_vars}
-    static = {v: _tensor(variables[STATIC_PREFIX + v].values) for v in module.static_vars
+    static = {v: _tensor(variables[STATIC_PREFIX + v].values, copy) for v in module.static_vars
               if STATIC_PREFIX + v in cds.data_vars}
     import torch
 

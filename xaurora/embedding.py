@@ -187,7 +187,8 @@ def embed_values(cds, times, model, layer: str, batch_size: int = 1, autocast: b
 
         slices = tqdm(slices, desc=f"embed {layer}", unit="batch")
     for sl in slices:
-        batch = make_batch(cds, times[sl], module, model.timestep)
+        # read-only use: Aurora's forward builds new tensors and never edits its input
+        batch = make_batch(cds, times[sl], module, model.timestep, copy=False)
         out = capture(module, batch, layer, autocast=autocast)
         if layer == "inputs":
             values, ccoords = _input_features(out, p)
