@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from xaurora.attribution.target import box_mask
 from xaurora.report import _box, _f, _Report, _save
 
 __all__ = ["DEMO_REGION", "DEMO_SPLIT", "run_demo"]
@@ -351,16 +352,13 @@ def _run(ds, times, timestep, model, static, settings, out, say, results, seed, 
 
 def _region_share(rel: xr.Dataset) -> float:
     """Share of Σ|R| (all variables, levels, times) inside :data:`DEMO_REGION`."""
-    lat0, lat1, lon0, lon1 = DEMO_REGION
     total = inside = 0.0
     for da in rel.data_vars.values():
         if "lat" not in da.dims or "lon" not in da.dims:
             continue
-        a = np.abs(da).sum([d for d in da.dims if d not in ("lat", "lon")])
-        lon = np.mod(a["lon"], 360.0)
-        lo, hi = lon0 % 360.0, lon1 % 360.0
-        in_lon = ((lon >= lo) & (lon <= hi)) if lo <= hi else ((lon >= lo) | (lon <= hi))
-        mask = (a["lat"] >= lat0) & (a["lat"] <= lat1) & in_lon
+        a = np.abs(da).sum([d for d in da.dims if d not in ("lat", "lon")]).transpose("lat", "lon")
+        mask = xr.DataArray(box_mask(DEMO_REGION, a["lat"].values, a["lon"].values),
+                            dims=("lat", "lon"))
         total += float(a.sum())
         inside += float(a.where(mask).sum())
     return inside / total if total > 0 else float("nan")

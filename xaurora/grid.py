@@ -19,6 +19,9 @@ import xarray as xr
 
 LAT_ATTRS = {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude"}
 LON_ATTRS = {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"}
+_LAT_NAMES = ("lat", "latitude")
+_LON_NAMES = ("lon", "longitude")
+_TIME_NAMES = ("time", "valid_time")
 
 
 def used_rows(n_lat: int, patch_size: int) -> int:
@@ -112,3 +115,48 @@ def cell_weights(lat) -> xr.DataArray:
     lat = xr.DataArray(np.asarray(lat, dtype=np.float64), dims="lat")
     w = np.cos(np.deg2rad(lat)).clip(min=0.0)
     return w.assign_coords(lat=lat.values).rename("cell_weight")
+
+
+def _label(obj) -> str:
+    return str(getattr(obj, "name", None) or "array")
+
+
+def canonical_grid(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
+    """Rename grid/time dims to ``lat``/``lon``/``time``; sort lat descending, lon in [0, 360).
+
+    Values are only reordered, never interpolated.
+
+    >>> da = xr.DataArray([[1, 2]], dims=("latitude", "longitude"),
+    ...                   coords={"latitude": [0.0], "longitude": [-90.0, 90.0]})
+    >>> canonical_grid(da).lon.values.tolist()
+    [90.0, 270.0]
+    """
+    rename = {}
+    for canon, names in (("lat", _LAT_NAMES), ("lon", _LON_NAMES), ("time", _TIME_NAMES)):
+        found = [n for n in names if n in obj.dims]
+        if len(found) > 1:
+            raise ValueError(
+                f"{_label(obj)}: has both {found[0]!r} and {found[1]!r} dimensions. "
+                f"Fix: keep one of them (e.g. .isel({found[1]}=0))."
+            )
+        if found and found[0] != canon:
+            rename[found[0]] = canon
+    out = obj.rename(rename)
+    for dim in ("lat", "lon"):
+        if dim not in out.dims:
+            raise ValueError(
+                f"{_label(obj)}: no latitude/longitude dimensions (dims are {tuple(obj.dims)}). "
+                "Fix: name them 'lat'/'latitude' and 'lon'/'longitude'."
+            )
+        if dim not in out.coords:
+            raise ValueError(
+                f"{_label(obj)}: dimension {dim!r} has no coordinate values. "
+                f"Fix: assign them, e.g. .assign_coords({dim}=...)."
+            )
+    lon = out["lon"].values % 360.0
+    out = out.assign_coords(lon=xr.DataArray(lon, dims="lon", attrs=LON_ATTRS))
+    out = out.sortby("lon")
+    if out.sizes["lat"] > 1 and out["lat"].values[0] < out["lat"].values[-1]:
+        out = out.isel(lat=slice(None, None, -1))
+    out = out.assign_coords(lat=xr.DataArray(out["lat"].values, dims="lat", attrs=LAT_ATTRS))
+    return out

@@ -22,55 +22,11 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from xaurora.grid import LAT_ATTRS, LON_ATTRS
+from xaurora.grid import _LAT_NAMES, _LON_NAMES, canonical_grid
 
 __all__ = ["canonical_grid", "exceeds", "exceeds_quantile", "land_sea"]
 
-_LAT_NAMES = ("lat", "latitude")
-_LON_NAMES = ("lon", "longitude")
-_TIME_NAMES = ("time", "valid_time")
 _LSM_NAMES = ("lsm", "land_sea_mask", "static_lsm")
-
-
-def canonical_grid(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
-    """Rename grid/time dims to ``lat``/``lon``/``time``; sort lat descending, lon in [0, 360).
-
-    Values are only reordered, never interpolated.
-
-    >>> da = xr.DataArray([[1, 2]], dims=("latitude", "longitude"),
-    ...                   coords={"latitude": [0.0], "longitude": [-90.0, 90.0]})
-    >>> canonical_grid(da).lon.values.tolist()
-    [90.0, 270.0]
-    """
-    rename = {}
-    for canon, names in (("lat", _LAT_NAMES), ("lon", _LON_NAMES), ("time", _TIME_NAMES)):
-        found = [n for n in names if n in obj.dims]
-        if len(found) > 1:
-            raise ValueError(
-                f"{_name(obj)}: has both {found[0]!r} and {found[1]!r} dimensions. "
-                f"Fix: keep one of them (e.g. .isel({found[1]}=0))."
-            )
-        if found and found[0] != canon:
-            rename[found[0]] = canon
-    out = obj.rename(rename)
-    for dim in ("lat", "lon"):
-        if dim not in out.dims:
-            raise ValueError(
-                f"{_name(obj)}: no latitude/longitude dimensions (dims are {tuple(obj.dims)}). "
-                "Fix: name them 'lat'/'latitude' and 'lon'/'longitude'."
-            )
-        if dim not in out.coords:
-            raise ValueError(
-                f"{_name(obj)}: dimension {dim!r} has no coordinate values. "
-                f"Fix: assign them, e.g. .assign_coords({dim}=...)."
-            )
-    lon = out["lon"].values % 360.0
-    out = out.assign_coords(lon=xr.DataArray(lon, dims="lon", attrs=LON_ATTRS))
-    out = out.sortby("lon")
-    if out.sizes["lat"] > 1 and out["lat"].values[0] < out["lat"].values[-1]:
-        out = out.isel(lat=slice(None, None, -1))
-    out = out.assign_coords(lat=xr.DataArray(out["lat"].values, dims="lat", attrs=LAT_ATTRS))
-    return out
 
 
 def land_sea(ds_or_lsm: xr.Dataset | xr.DataArray, threshold: float = 0.5) -> xr.DataArray:

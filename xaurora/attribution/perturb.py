@@ -17,7 +17,7 @@ import xarray as xr
 
 from xaurora.attribution.relevance import input_locations, prepare, target_field
 from xaurora.attribution.target import Target, region_mask
-from xaurora.grid import patch_centres, used_rows
+from xaurora.grid import canonical_grid, patch_centres, used_rows
 from xaurora.io.names import ATMOS_NAMES, DIM_NAMES, STATIC_PREFIX, SURFACE_NAMES
 
 __all__ = ["perturbation_test"]
@@ -29,8 +29,6 @@ def _pixel_score(rel: xr.Dataset, cds: xr.Dataset) -> np.ndarray:
     """Σ|R| over dynamic variables, levels and history on the (lat, lon) grid."""
     score = np.zeros((cds.sizes["lat"], cds.sizes["lon"]))
     used = 0
-    from xaurora.labels import canonical_grid
-
     rel = canonical_grid(rel)  # relevance is on the user's grid; scores follow the canonical one
     for name, da in rel.data_vars.items():
         canon = str(da.attrs.get("aurora_name", name))
@@ -78,9 +76,7 @@ def _candidate_cells(candidates, clat, clon, unit: str, p: int) -> np.ndarray:
     if isinstance(candidates, xr.DataArray) and unit == "patch":
         from xaurora.grid import to_patches
 
-        da = candidates.rename({d: DIM_NAMES[d] for d in candidates.dims if d in DIM_NAMES})
-        da = da.assign_coords(lon=np.mod(da["lon"].values, 360.0)).sortby("lon")
-        da = da.sortby("lat", ascending=False).astype(float)
+        da = canonical_grid(candidates).astype(float)
         return to_patches(da, p).transpose("lat", "lon").values > 0.5
     return region_mask(candidates, clat, clon)
 
@@ -93,7 +89,7 @@ def _climatology_fill(clim: xr.Dataset, cds: xr.Dataset, batch, times) -> dict:
                          "the input variables on the data grid.")
     clim = clim.rename({d: DIM_NAMES[d] for d in clim.dims if d in DIM_NAMES and
                         DIM_NAMES[d] != d})
-    clim = clim.assign_coords(lon=np.mod(clim["lon"].values, 360.0)).sortby("lon")
+    clim = canonical_grid(clim)
     out = {}
     for kind, names, table in (("surf", batch.surf_vars, SURFACE_NAMES),
                                ("atmos", batch.atmos_vars, ATMOS_NAMES)):

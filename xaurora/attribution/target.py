@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from xaurora.grid import canonical_grid
 from xaurora.io.names import ATMOS_NAMES, DIM_NAMES, SURFACE_NAMES
 
 __all__ = ["Target", "box_mask", "region_mask"]
@@ -58,7 +59,7 @@ def _mask_from_dataarray(da: xr.DataArray, lat, lon) -> np.ndarray:
             f"region: a mask DataArray must have dims (lat, lon), got {tuple(da.dims)}. "
             f"Fix: select one time/level first, e.g. mask.isel(time=0)."
         )
-    da = da.assign_coords(lon=np.mod(da["lon"].values, 360.0)).sortby("lon")
+    da = canonical_grid(da)
     try:
         da = da.reindex(lat=np.asarray(lat), lon=np.asarray(lon), method="nearest",
                         tolerance=1e-3)
