@@ -160,7 +160,8 @@ class BatchSource:
             for v in self.names:
                 coords = {"level": self.cds["level"].values} if "level" in sel[v].dims else {}
                 check_values_of(xr.DataArray(values[v], dims=sel[v].dims, coords=coords,
-                                             attrs=self.cds.variables[v].attrs), v)
+                                             attrs=self.cds.variables[v].attrs), v,
+                                threads=False)  # beside the model: NumPy, not torch's pool
         return {p: (values, i) for i, p in enumerate(positions)}
 
     def _blocks(self, unique: np.ndarray, ahead: np.ndarray) -> dict[str, np.ndarray]:
