@@ -190,8 +190,9 @@ def test_value_check_means_agree_with_float64_and_survive_fill_values(threads):
         check_values_of(cds["2t"] - 273.15, "2t", threads=threads)
     bad = cds["t"].copy()
     bad[0, 1, 2, 3] = np.nan
-    with pytest.raises(XauroraError, match=r"NaN or infinite .*first at index \{'time': 0, "
-                                           r"'level': 1, 'lat': 2, 'lon': 3\}"):
+    with pytest.raises(XauroraError, match=r"NaN or infinite .*first at index \{'time': "
+                                           r"'2020-01-01T00:00', 'level': 1, 'lat': 2, "
+                                           r"'lon': 3\}"):
         check_values_of(bad, "t", threads=threads)
     fill = cds["msl"].copy()
     fill[:] = np.float32(9.96921e36)

@@ -242,7 +242,7 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
         require(cds, info)
     if check_values:
         for name in cds.data_vars:
-            if not _is_lazy(cds[name]):
+            if not _is_lazy(cds.variables[name]):
                 check_values_of(cds[name], str(name))
     return cds
 
@@ -329,7 +329,7 @@ def result_names(cds: xr.Dataset) -> dict[str, str]:
     return out
 
 
-def _is_lazy(da: xr.DataArray) -> bool:
+def _is_lazy(da: xr.DataArray | xr.Variable) -> bool:
     return da.chunks is not None
 
 
@@ -421,7 +421,9 @@ def check_values_of(da: xr.DataArray, name: str, threads: bool = True) -> None:
 
 def _nan_message(da: xr.DataArray, values: np.ndarray, src: str) -> str:
     bad = ~np.isfinite(values)
-    idx = dict(zip(da.dims, np.argwhere(bad)[0].tolist()))
+    idx: dict = dict(zip(da.dims, np.argwhere(bad)[0].tolist()))
+    if "time" in idx and "time" in da.coords:  # the time itself: data may be checked in pieces
+        idx["time"] = str(np.datetime_as_string(da["time"].values[idx["time"]], unit="m"))
     return (
         f"{src}: contains NaN or infinite values ({int(bad.sum())} of {bad.size}, first at index "
         f"{idx}). Fix: fill or drop them (Aurora cannot take missing data), e.g. "
@@ -618,7 +620,7 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
                    "source_name", v) else ")")
                for v in cds.data_vars if str(v).startswith(STATIC_PREFIX)]
     head.append(f"Static fields: {', '.join(statics) or 'none (pass static=...)'}")
-    lazy = any(cds[v].chunks is not None for v in cds.data_vars)
+    lazy = any(cds.variables[v].chunks is not None for v in cds.data_vars)
     head.append(f"Backed by {'Dask (lazy)' if lazy else 'memory'}")
     if info is not None:
         missing = missing_message(cds, info)
