@@ -43,10 +43,25 @@ def test_embedding_equals_capture_on_hand_built_batch(tiny, ds5, lazy, batch_siz
         ref = capture(tiny.module, _direct_batch(ds5, i + 1), "encoder").numpy()
         np.testing.assert_allclose(emb[i].reshape(ref.shape[1:]), ref[0], rtol=1e-5,
                                    atol=1e-5)
-        if batch_size == 1:  # bit for bit what the Batch builder before the pipeline gave
-            old = make_batch(cds, cds.time.values[i + 1 : i + 2], tiny.module)
-            ref = capture(tiny.module, old, "encoder").numpy()
-            np.testing.assert_array_equal(emb[i].reshape(ref.shape[1:]), ref[0])
+        if batch_size == 1:  # make_batch gives the hand-built batch's tensors exactly
+            got = make_batch(cds, cds.time.values[i + 1 : i + 2], tiny.module)
+            hand = _direct_batch(ds5, i + 1)
+            for kind in ("surf_vars", "static_vars", "atmos_vars"):
+                for k, x in getattr(hand, kind).items():
+                    np.testing.assert_array_equal(getattr(got, kind)[k].numpy(), x.numpy())
+            assert got.metadata.time == hand.metadata.time
+
+
+def test_make_batch_owns_its_memory_unless_told_not_to(tiny, ds5):
+    cds = canonicalize(ds5)
+    before = cds["2t"].values.copy()
+    batch = make_batch(cds, cds.time.values[1:3], tiny.module)
+    batch.surf_vars["2t"][:] = 0  # the two history pairs overlap in the data: both edited
+    batch.static_vars["lsm"][:] = 0
+    np.testing.assert_array_equal(cds["2t"].values, before)
+    assert float(cds["static_lsm"].sum()) > 0
+    shared = make_batch(cds, cds.time.values[1:3], tiny.module, copy=False)
+    assert np.shares_memory(shared.surf_vars["2t"].numpy(), cds["2t"].values)
 
 
 def _counted(ds: xr.Dataset):

@@ -20,7 +20,6 @@ import pandas as pd
 import xarray as xr
 
 from xaurora.errors import XauroraError
-from xaurora.io.names import STATIC_PREFIX
 
 
 def _td64(step) -> np.timedelta64:
@@ -71,55 +70,31 @@ def select_times(cds: xr.Dataset, timestep, time=None) -> np.ndarray:
     return out
 
 
-def _tensor(values: np.ndarray, copy: bool = True):
-    """A float32 tensor; with ``copy`` it owns its memory, so editing it never edits the data."""
-    import torch
-
-    if copy:
-        return torch.from_numpy(np.array(values, dtype=np.float32, order="C", copy=True))
-    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
-
-
 def make_batch(cds: xr.Dataset, times: Sequence, module, timestep=None, copy: bool = True):
     """An ``aurora.Batch`` for analysis times ``times`` (history t − Δ, t) in physical units.
 
     ``module`` is the ``aurora.Aurora`` (its variable lists and timestep are used). The tensors
-    own their memory; ``copy=False`` may share it with ``cds`` (only for read-only use, such as
-    passing the Batch straight to ``module(batch)``, which never edits its input).
+    own their memory; ``copy=False`` may share it with ``cds`` and between tensors (only for
+    read-only use, such as passing the Batch straight to ``module(batch)``, which never edits
+    its input). Built by :class:`xaurora.pipeline.BatchSource`, the one Batch builder.
     """
-    from aurora import Batch, Metadata
-
-    step = _td64(timestep if timestep is not None else module.timestep).astype("timedelta64[ns]")
-    t = np.asarray(times, dtype="datetime64[ns]")
-    flat = np.stack([t - step, t], axis=1).reshape(-1)  # (t1 − Δ, t1, t2 − Δ, t2, …)
-    pos = cds.indexes["time"].get_indexer(flat)
-    if (pos < 0).any():
-        raise XauroraError(
-            f"time: {flat[pos < 0][:3]} not in the dataset. "
-            f"Fix: select other times."
-        )
-    # consecutive positions (the usual single analysis time): slice, not fancy indexing
-    index = slice(pos[0], pos[-1] + 1) if np.all(np.diff(pos) == 1) else pos
-
-    variables = cds.variables  # plain Variables: no DataArray built per field and step
-
-    def hist(name):
-        v = np.asarray(variables[name].values)[index]
-        return _tensor(v.reshape(len(t), 2, *v.shape[1:]), copy)
-
-    surf = {v: hist(v) for v in module.surf_vars if v in cds.data_vars}
-    atmos = {v: hist(v) for v in module.atmos_vars if v in cds.data_vars}
-    static = {v: _tensor(variables[STATIC_PREFIX + v].values, copy) for v in module.static_vars
-              if STATIC_PREFIX + v in cds.data_vars}
     import torch
+    from aurora import Batch
 
-    meta = Metadata(
-        lat=torch.from_numpy(cds["lat"].values.astype(np.float64)),
-        lon=torch.from_numpy(cds["lon"].values.astype(np.float64)),
-        time=tuple(pd.to_datetime(t).to_pydatetime()),
-        atmos_levels=tuple(int(x) for x in cds["level"].values) if "level" in cds.dims else (),
-    )
-    return Batch(surf_vars=surf, static_vars=static, atmos_vars=atmos, metadata=meta)
+    from xaurora.pipeline import BatchSource
+
+    step = timestep if timestep is not None else module.timestep
+    batch = BatchSource(cds, module, step).read(times)
+    if not copy:
+        return batch
+
+    def own(x):  # overlapping history views become separate, contiguous memory
+        return x.clone(memory_format=torch.contiguous_format)
+
+    return Batch(surf_vars={k: own(v) for k, v in batch.surf_vars.items()},
+                 static_vars={k: own(v) for k, v in batch.static_vars.items()},
+                 atmos_vars={k: own(v) for k, v in batch.atmos_vars.items()},
+                 metadata=batch.metadata)
 
 
 def batch_slices(n: int, batch_size: int) -> list[slice]:
