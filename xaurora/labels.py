@@ -24,11 +24,10 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
-from xaurora.grid import _LAT_NAMES, _LON_NAMES, canonical_grid
+from xaurora.grid import canonical_grid
+from xaurora.io.names import LAT_NAMES, LON_NAMES, find_land_sea_mask
 
 __all__ = ["canonical_grid", "exceeds", "exceeds_quantile", "land_sea"]
-
-_LSM_NAMES = ("lsm", "land_sea_mask", "static_lsm")
 
 
 def land_sea(ds_or_lsm: xr.Dataset | xr.DataArray, threshold: float | None = None
@@ -53,14 +52,7 @@ def land_sea(ds_or_lsm: xr.Dataset | xr.DataArray, threshold: float | None = Non
     [[0.0, 1.0]]
     """
     if isinstance(ds_or_lsm, xr.Dataset):
-        found = [n for n in _LSM_NAMES if n in ds_or_lsm.data_vars]
-        if not found:
-            raise XauroraError(
-                f"land_sea: the dataset has no land-sea mask (looked for {_LSM_NAMES}; it has "
-                f"{sorted(map(str, ds_or_lsm.data_vars))}). Fix: pass the static dataset that "
-                "holds 'lsm', or the mask DataArray itself."
-            )
-        lsm = ds_or_lsm[found[0]]
+        lsm = find_land_sea_mask(ds_or_lsm, "land_sea")
     elif isinstance(ds_or_lsm, xr.DataArray):
         lsm = ds_or_lsm
     else:
@@ -173,8 +165,8 @@ def exceeds_quantile(
 def _grid_dims(obj) -> set[str]:
     dims = set(obj.dims)
     return {
-        "lat" if dims & set(_LAT_NAMES) else "",
-        "lon" if dims & set(_LON_NAMES) else "",
+        "lat" if dims & set(LAT_NAMES) else "",
+        "lon" if dims & set(LON_NAMES) else "",
     } - {""}
 
 

@@ -17,22 +17,22 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-SCHEMES = {
-    "aurora": {"2t": "2t", "10u": "10u", "10v": "10v", "msl": "msl", "z": "z", "u": "u",
-               "v": "v", "t": "t", "q": "q", "lsm": "lsm", "slt": "slt",
-               "zs": "geopotential_at_surface",
-               "dims": ("time", "level", "lat", "lon")},
-    "cds": {"2t": "t2m", "10u": "u10", "10v": "v10", "msl": "msl", "z": "z", "u": "u",
-            "v": "v", "t": "t", "q": "q", "lsm": "lsm", "slt": "slt",
-            "zs": "geopotential_at_surface",
-            "dims": ("valid_time", "pressure_level", "latitude", "longitude")},
-    "wb2": {"2t": "2m_temperature", "10u": "10m_u_component_of_wind",
-            "10v": "10m_v_component_of_wind", "msl": "mean_sea_level_pressure",
-            "z": "geopotential", "u": "u_component_of_wind", "v": "v_component_of_wind",
-            "t": "temperature", "q": "specific_humidity", "lsm": "land_sea_mask",
-            "slt": "soil_type", "zs": "geopotential_at_surface",
-            "dims": ("time", "level", "latitude", "longitude")},
-}
+from xaurora.io.names import NAMING, SCHEME_DIMS, scheme_of, variable_names
+
+
+def _generator_names(naming: str) -> dict:
+    """Names in one generated dataset: the scheme's, and its (time, level, lat, lon) dims.
+
+    The surface geopotential is ``zs`` → ``geopotential_at_surface`` in every scheme, since in one
+    dataset the ECMWF/Aurora ``z`` is the atmospheric geopotential.
+    """
+    static = variable_names(naming, static=True)
+    return {**variable_names(naming), "lsm": static["lsm"], "slt": static["slt"],
+            "zs": "geopotential_at_surface", "dims": SCHEME_DIMS[scheme_of(naming)]}
+
+
+#: Variable and dim names of the generated data per ``naming=`` (from :mod:`xaurora.io.names`).
+SCHEMES = {naming: _generator_names(naming) for naming in NAMING}
 
 
 def _smooth(rng, lat, lon, t_hours, n_modes: int = 4) -> np.ndarray:

@@ -27,9 +27,10 @@ import xarray as xr
 from xaurora.analysis.metrics import METRIC_ATTRS, classification_metrics, regression_metrics
 from xaurora.analysis.stacking import Stacker
 from xaurora.errors import XauroraError
-from xaurora.grid import LAT_ATTRS, LON_ATTRS, patch_centres, to_patches
+from xaurora.grid import patch_centres, to_patches
 from xaurora.grids import grid_of
 from xaurora.grids.base import align_time
+from xaurora.io.names import LAT_ATTRS, LON_ATTRS
 from xaurora.labels import canonical_grid
 
 __all__ = ["SAMPLE_DIMS", "labels_on_grid", "labels_on_patches", "probe"]

@@ -25,9 +25,7 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
-
-LAT_ATTRS = {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude"}
-LON_ATTRS = {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"}
+from xaurora.io.names import LAT_ATTRS, LON_ATTRS
 
 
 def lon_in_band(lon, lo: float, hi: float):
