@@ -59,3 +59,55 @@ def test_missing_land_sea_mask_error_names_the_users_variables_and_the_fix():
         assert msg.startswith(f"{what}: ")
         assert "2m_temperature" in msg and "soil_type" in msg
         assert "land_sea_mask" in msg and "Fix:" in msg
+
+
+def _near_greenwich(lon, half_width=10.0):
+    """By hand: within ``half_width`` degrees of 0° (distance on the circle, bounds included)."""
+    return np.abs((np.asarray(lon, dtype=np.float64) + 180.0) % 360.0 - 180.0) <= half_width
+
+
+@pytest.mark.parametrize("lon_180", [False, True], ids=["0..360", "-180..180"])
+@pytest.mark.parametrize("band", [(350, 10), (-10, 10), (350, 370)])
+def test_a_band_across_0_selects_the_same_points_in_target_probe_and_lon_in_band(lon_180, band):
+    from xaurora.analysis.probe import probe
+    from xaurora.attribution.target import Target, box_mask
+    from xaurora.grids import HEALPix, lon_in_band
+
+    lon = np.arange(0.0, 360.0, 5.0)
+    if lon_180:
+        lon = np.where(lon >= 180, lon - 360, lon)
+    lat = np.array([40.0, 20.0, 0.0, -20.0])
+    want = _near_greenwich(lon)
+    assert want.sum() == 5  # 350, 355, 0, 5, 10: both bounds are inside
+    np.testing.assert_array_equal(lon_in_band(lon, *band), want)
+    np.testing.assert_array_equal(box_mask((-90, 90, *band), lat, lon),
+                                  np.broadcast_to(want, (lat.size, lon.size)))
+    t = Target("msl", region=(-90, 90, *band))
+    np.testing.assert_array_equal(t.mask(lat, lon), np.broadcast_to(want, (lat.size, lon.size)))
+    # the sample data's storm box uses the same rule
+    from xaurora.sample.weather import _in_box
+    np.testing.assert_array_equal(_in_box(np.zeros(lon.size), lon, (-90, 90, *band)), want)
+
+    # probe split on a patch grid in that convention: the test set is exactly the band
+    rng = np.random.default_rng(0)
+    emb = xr.DataArray(rng.normal(size=(2, lat.size, lon.size, 3)),
+                       dims=("time", "lat", "lon", "channel"),
+                       coords={"time": np.arange(2).astype("datetime64[D]"), "lat": lat,
+                               "lon": lon})
+    labels = (emb.isel(channel=0) > 0).rename("label")
+    res = probe(emb, labels, split=("lon", *band), n_boot=0)
+    np.testing.assert_array_equal(res.is_test.values,
+                                  np.broadcast_to(want, res.is_test.shape))
+    np.testing.assert_array_equal(res.lon.values, lon)  # the embedding's own convention
+
+    # and on HEALPix cells: the grid's band is lon_in_band of the cell centres
+    g = HEALPix(2)
+    cells = xr.DataArray(rng.normal(size=(2, g.n_cells, 3)), dims=("time", "cells", "channel"),
+                         coords={"time": emb.time, **g.coords()}, attrs=g.attrs())
+    want_cells = _near_greenwich(g.lon)
+    assert want_cells.any()
+    np.testing.assert_array_equal(g.band(cells, "lon", *band).values, want_cells)
+    res = probe(cells, (cells.isel(channel=0) > 0).rename("label"), split=("lon", *band),
+                n_boot=0)
+    np.testing.assert_array_equal(res.is_test.values,
+                                  np.broadcast_to(want_cells, res.is_test.shape))

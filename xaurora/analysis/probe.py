@@ -330,19 +330,8 @@ def _split_mask(split, emb, grid, sample_dims, patch_size) -> np.ndarray:
                 raise XauroraError("split: ('time', ...) needs an embedding with a time dim.")
             t = grid["time"]
             sel = (t >= np.datetime64(lo, "ns")) & (t <= np.datetime64(hi, "ns"))
-        elif kind == "lat":
-            sel = (grid["lat"] >= float(lo)) & (grid["lat"] <= float(hi))
-        else:
-            lon = grid["lon"] % 360
-            width = float(hi) - float(lo)
-            width = width if width >= 0 else width % 360  # e.g. (350, 10) crosses 0°
-            a = float(lo) % 360
-            if width >= 360:
-                sel = lon == lon
-            elif a + width <= 360:
-                sel = (lon >= a) & (lon <= a + width)
-            else:
-                sel = (lon >= a) | (lon <= a + width - 360)
+        else:  # the grid selects its band (longitude bands may cross 0°: lon_in_band)
+            sel = grid_of(emb).band(grid, kind, lo, hi)
         return sel.broadcast_like(grid).transpose(*sample_dims).values.astype(bool)
     raise XauroraError(
         f"split: {split!r} is not understood. Fix: use 'random', ('lon', lon_min, lon_max), "

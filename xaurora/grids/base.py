@@ -29,20 +29,28 @@ from xaurora.io.names import LAT_ATTRS, LON_ATTRS
 
 
 def lon_in_band(lon, lo: float, hi: float):
-    """Boolean of ``lon`` (degrees, any convention) inside [lo, hi], bands may cross 0°.
+    """Boolean of ``lon`` (degrees, any convention) inside [lo, hi], bounds included.
+
+    The one rule for longitude bands and boxes (probe splits, ``xa.Target`` boxes, the sample
+    data's storm box, ``LatentGrid.band``): ``lon``, ``lo`` and ``hi`` may use [0, 360) or
+    [-180, 180); when ``lo`` lies east of ``hi`` after wrapping to [0, 360) the band crosses 0°
+    (``(350, 10)`` and ``(-10, 10)`` are the same band); ``hi − lo ≥ 360`` is the whole circle.
+    Both ends are wrapped, never computed as ``lo + width``, so a grid point exactly on a bound
+    is inside whichever convention the bounds use. NumPy arrays and DataArrays work alike.
 
     >>> lon_in_band(np.array([355.0, 5.0, 180.0]), 350, 10).tolist()
     [True, True, False]
+    >>> lon_in_band(np.array([-5.0, 5.0, 180.0]), -10, 10).tolist()
+    [True, True, False]
     """
+    lo, hi = float(lo), float(hi)
     lon = lon % 360
-    width = float(hi) - float(lo)
-    width = width if width >= 0 else width % 360  # e.g. (350, 10) crosses 0°
-    a = float(lo) % 360
-    if width >= 360:
-        return lon == lon
-    if a + width <= 360:
-        return (lon >= a) & (lon <= a + width)
-    return (lon >= a) | (lon <= a + width - 360)
+    if hi - lo >= 360:
+        return lon == lon  # everything (NaN longitudes excepted)
+    a, b = lo % 360, hi % 360
+    if a <= b:
+        return (lon >= a) & (lon <= b)
+    return (lon >= a) | (lon <= b)  # crosses 0°
 
 
 def _unit_vectors(lat, lon) -> np.ndarray:
