@@ -22,8 +22,6 @@ LON_NAMES = ("lon", "longitude")
 #: The dim of cell-based grids (HEALPix, mesh points; xdggs layout) and its id coordinate.
 CELL_DIM = "cells"
 CELL_IDS = "cell_ids"
-#: Names a land–sea mask goes by: Aurora/ECMWF, WeatherBench2, xaurora's canonical dataset.
-LSM_NAMES = ("lsm", "land_sea_mask", "static_lsm")
 #: CF attributes of canonical latitude/longitude coordinates.
 LAT_ATTRS = {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude"}
 LON_ATTRS = {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"}
@@ -51,6 +49,8 @@ DIM_NAMES = {name: names[0] for names in (TIME_NAMES, LEVEL_NAMES, LAT_NAMES, LO
              for name in names}
 #: Prefix of static fields in the canonical dataset (``z`` is both static and atmospheric).
 STATIC_PREFIX = "static_"
+#: Names a land–sea mask goes by: Aurora/ECMWF, WeatherBench2, xaurora's canonical dataset.
+LSM_NAMES = (*(k for k, v in STATIC_NAMES.items() if v == "lsm"), STATIC_PREFIX + "lsm")
 
 UNITS = {
     "2t": "K", "10u": "m s-1", "10v": "m s-1", "msl": "Pa",
