@@ -25,8 +25,9 @@ import pandas as pd
 import xarray as xr
 
 import xaurora as xa
+from xaurora.io.names import SURFACE_NAMES
 
-T2M_NAMES = ("2t", "t2m", "2m_temperature")
+T2M_NAMES = tuple(n for n, canon in SURFACE_NAMES.items() if canon == "2t")  # every scheme's
 
 
 def open_data(path: str | None):

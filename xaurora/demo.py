@@ -30,6 +30,7 @@ import xarray as xr
 
 from xaurora.attribution.target import box_mask
 from xaurora.errors import XauroraError
+from xaurora.io.names import TIME_NAMES
 from xaurora.report import _box, _f, _Report, _save
 
 __all__ = ["DEMO_REGION", "DEMO_SPLIT", "run_demo"]
@@ -77,7 +78,7 @@ class _Progress:
 
 
 def _time_dim(ds: xr.Dataset) -> str:
-    for name in ("time", "valid_time"):
+    for name in TIME_NAMES:
         if name in ds.dims:
             return name
     raise XauroraError(f"data: no 'time' or 'valid_time' dim (dims {dict(ds.sizes)}). Fix: "

@@ -18,12 +18,7 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
-
-LAT_ATTRS = {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude"}
-LON_ATTRS = {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"}
-_LAT_NAMES = ("lat", "latitude")
-_LON_NAMES = ("lon", "longitude")
-_TIME_NAMES = ("time", "valid_time")
+from xaurora.io.names import LAT_ATTRS, LAT_NAMES, LON_ATTRS, LON_NAMES, TIME_NAMES
 
 
 def used_rows(n_lat: int, patch_size: int) -> int:
@@ -116,7 +111,7 @@ def canonical_grid(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
     [90.0, 270.0]
     """
     rename = {}
-    for canon, names in (("lat", _LAT_NAMES), ("lon", _LON_NAMES), ("time", _TIME_NAMES)):
+    for canon, names in (("lat", LAT_NAMES), ("lon", LON_NAMES), ("time", TIME_NAMES)):
         found = [n for n in names if n in obj.dims]
         if len(found) > 1:
             raise XauroraError(

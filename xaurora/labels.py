@@ -1,10 +1,12 @@
 """Label helpers for probes: land–sea masks and exceedances (public as ``xa.labels``).
 
 Every helper returns a ``float32`` DataArray (NaN where the input is NaN) on the canonical grid:
-dims ``lat``/``lon``, lat descending, lon ascending in [0, 360): the land *fraction* for
-:func:`land_sea`, 0/1 for the exceedances. Give the result to ``emb.aurora.probe(labels)``:
-labels on the input grid are averaged over each patch there and a patch is class 1 when that
-mean is ``≥ 0.5``.
+dims ``lat``/``lon``, lat descending, lon ascending in [0, 360) — or, for input on HEALPix or
+mesh cells (a ``cells`` dim, xdggs layout), on those cells in their order with their
+``cell_ids``/``lat``/``lon`` coordinates: the land *fraction* for :func:`land_sea`, 0/1 for
+the exceedances. Give the result to ``emb.aurora.probe(labels)``: the embedding's latent grid
+reduces labels on the input grid (the mean over each patch, or over each latent cell's
+children) and a patch or cell is class 1 when that mean is ``≥ 0.5``.
 
 >>> import numpy as np, xarray as xr
 >>> t = xr.DataArray(np.arange(8.0).reshape(4, 2, 1), dims=("time", "latitude", "longitude"),
@@ -24,11 +26,10 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
-from xaurora.grid import _LAT_NAMES, _LON_NAMES, canonical_grid
+from xaurora.grid import canonical_grid
+from xaurora.io.names import CELL_DIM, LAT_NAMES, LON_NAMES, find_land_sea_mask
 
 __all__ = ["canonical_grid", "exceeds", "exceeds_quantile", "land_sea"]
-
-_LSM_NAMES = ("lsm", "land_sea_mask", "static_lsm")
 
 
 def land_sea(ds_or_lsm: xr.Dataset | xr.DataArray, threshold: float | None = None
@@ -36,8 +37,11 @@ def land_sea(ds_or_lsm: xr.Dataset | xr.DataArray, threshold: float | None = Non
     """The land fraction from a land–sea mask, on the canonical grid: the land–sea label.
 
     ``ds_or_lsm`` is a Dataset holding ``lsm``, ``land_sea_mask`` or ``static_lsm`` (any naming
-    scheme, any lat order, lon in [0, 360) or [-180, 180)), or the mask DataArray itself.
-    A singleton time dim (static fields from the CDS carry ``valid_time: 1``) is dropped.
+    scheme, any lat order, lon in [0, 360) or [-180, 180), or HEALPix/mesh ``cells``), or the
+    mask DataArray itself. A singleton time dim (static fields from the CDS carry
+    ``valid_time: 1``) is dropped. On cells the fraction stays on the cells, with their
+    ``cell_ids`` (xdggs attrs) and centre coordinates, so that ``probe`` reduces it to a
+    coarser latent HEALPix level by the mean of each latent cell's children.
 
     The fraction is kept, not binarised per pixel, so that ``probe`` labels a patch land when
     the **mean land fraction over its pixels is ≥ 0.5** — the land–sea study's definition.
@@ -53,27 +57,22 @@ def land_sea(ds_or_lsm: xr.Dataset | xr.DataArray, threshold: float | None = Non
     [[0.0, 1.0]]
     """
     if isinstance(ds_or_lsm, xr.Dataset):
-        found = [n for n in _LSM_NAMES if n in ds_or_lsm.data_vars]
-        if not found:
-            raise XauroraError(
-                f"land_sea: the dataset has no land-sea mask (looked for {_LSM_NAMES}; it has "
-                f"{sorted(map(str, ds_or_lsm.data_vars))}). Fix: pass the static dataset that "
-                "holds 'lsm', or the mask DataArray itself."
-            )
-        lsm = ds_or_lsm[found[0]]
+        lsm = find_land_sea_mask(ds_or_lsm, "land_sea")
     elif isinstance(ds_or_lsm, xr.DataArray):
         lsm = ds_or_lsm
     else:
         raise TypeError(f"land_sea: expected an xr.Dataset or xr.DataArray, got {type(ds_or_lsm)}")
-    lsm = canonical_grid(lsm)
-    for dim in [d for d in lsm.dims if d not in ("lat", "lon")]:
+    lsm = _input_grid(lsm)
+    space = _space_dims(lsm)
+    for dim in [d for d in lsm.dims if d not in space]:
         if lsm.sizes[dim] != 1:
             raise XauroraError(
-                f"{_name(lsm)}: a land-sea mask must be 2-D (lat, lon) but has {dim!r} of size "
-                f"{lsm.sizes[dim]}. Fix: select one, e.g. .isel({dim}=0)."
+                f"{_name(lsm)}: a land-sea mask must be a single field on {space} but has "
+                f"{dim!r} of size {lsm.sizes[dim]}. Fix: select one, e.g. .isel({dim}=0)."
             )
         lsm = lsm.isel({dim: 0}, drop=True)
-    lsm = lsm.drop_vars([c for c in lsm.coords if c not in lsm.dims])
+    lsm = lsm.drop_vars([c for c in lsm.coords
+                         if c not in lsm.dims and not set(lsm[c].dims) <= {CELL_DIM}])
     vmin, vmax = float(lsm.min()), float(lsm.max())
     if vmin < -1e-6 or vmax > 1 + 1e-6:
         raise XauroraError(
@@ -83,7 +82,7 @@ def land_sea(ds_or_lsm: xr.Dataset | xr.DataArray, threshold: float | None = Non
     if threshold is None:
         out = lsm.astype(np.float32)
         out.attrs = {
-            "long_name": "land fraction (a patch is land when its mean is >= 0.5)",
+            "long_name": "land fraction (a patch or cell is land when its mean is >= 0.5)",
             "units": "1",
             "source_name": str(lsm.name),
         }
@@ -110,7 +109,7 @@ def exceeds(da: xr.DataArray, threshold: float | xr.DataArray) -> xr.DataArray:
     >>> exceeds(t, 290.0).values.ravel().tolist()
     [0.0, 1.0]
     """
-    da = canonical_grid(da)
+    da = _input_grid(da)
     if isinstance(threshold, xr.DataArray):
         threshold = canonical_grid(threshold) if {"lat", "lon"} <= _grid_dims(threshold) else (
             threshold
@@ -136,14 +135,15 @@ def exceeds_quantile(
 
     The threshold is computed separately at every grid point (and any other dim) from the
     values along ``dim``, so "hot" means hot for that place. With several ``q`` the result has
-    a ``quantile`` dim (select one before probing). Lazy input stays lazy.
+    a ``quantile`` dim (select one before probing). Lazy input stays lazy; input on ``cells``
+    stays on its cells.
 
     >>> t = xr.DataArray(np.arange(10.0).reshape(10, 1, 1), dims=("time", "lat", "lon"),
     ...                  coords={"lat": [0.0], "lon": [0.0]})
     >>> float(exceeds_quantile(t, 0.75).sum())
     3.0
     """
-    da = canonical_grid(da)
+    da = _input_grid(da)
     if dim not in da.dims:
         raise XauroraError(
             f"{_name(da)}: has no {dim!r} dimension to compute quantiles over (dims are "
@@ -170,11 +170,24 @@ def exceeds_quantile(
     return out
 
 
+def _input_grid(da: xr.DataArray) -> xr.DataArray:
+    """``da`` on the canonical lat–lon grid, or as it is when it lies on ``cells``.
+
+    Cells (HEALPix, mesh) keep their order and ``cell_ids``: the embedding's latent grid
+    matches or reduces them by id (``xaurora.grids``).
+    """
+    return da if CELL_DIM in da.dims else canonical_grid(da)
+
+
+def _space_dims(da: xr.DataArray) -> tuple[str, ...]:
+    return (CELL_DIM,) if CELL_DIM in da.dims else ("lat", "lon")
+
+
 def _grid_dims(obj) -> set[str]:
     dims = set(obj.dims)
     return {
-        "lat" if dims & set(_LAT_NAMES) else "",
-        "lon" if dims & set(_LON_NAMES) else "",
+        "lat" if dims & set(LAT_NAMES) else "",
+        "lon" if dims & set(LON_NAMES) else "",
     } - {""}
 
 

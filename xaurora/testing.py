@@ -17,35 +17,71 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-SCHEMES = {
-    "aurora": {"2t": "2t", "10u": "10u", "10v": "10v", "msl": "msl", "z": "z", "u": "u",
-               "v": "v", "t": "t", "q": "q", "lsm": "lsm", "slt": "slt",
-               "zs": "geopotential_at_surface",
-               "dims": ("time", "level", "lat", "lon")},
-    "cds": {"2t": "t2m", "10u": "u10", "10v": "v10", "msl": "msl", "z": "z", "u": "u",
-            "v": "v", "t": "t", "q": "q", "lsm": "lsm", "slt": "slt",
-            "zs": "geopotential_at_surface",
-            "dims": ("valid_time", "pressure_level", "latitude", "longitude")},
-    "wb2": {"2t": "2m_temperature", "10u": "10m_u_component_of_wind",
-            "10v": "10m_v_component_of_wind", "msl": "mean_sea_level_pressure",
-            "z": "geopotential", "u": "u_component_of_wind", "v": "v_component_of_wind",
-            "t": "temperature", "q": "specific_humidity", "lsm": "land_sea_mask",
-            "slt": "soil_type", "zs": "geopotential_at_surface",
-            "dims": ("time", "level", "latitude", "longitude")},
-}
+from xaurora.io.names import CELL_DIM, NAMING, SCHEME_DIMS, scheme_of, variable_names
+
+
+def _generator_names(naming: str) -> dict:
+    """Names in one generated dataset: the scheme's, and its (time, level, lat, lon) dims.
+
+    The surface geopotential is ``zs`` → ``geopotential_at_surface`` in every scheme, since in one
+    dataset the ECMWF/Aurora ``z`` is the atmospheric geopotential.
+    """
+    static = variable_names(naming, static=True)
+    return {**variable_names(naming), "lsm": static["lsm"], "slt": static["slt"],
+            "zs": "geopotential_at_surface", "dims": SCHEME_DIMS[scheme_of(naming)]}
+
+
+#: Variable and dim names of the generated data per ``naming=`` (from :mod:`xaurora.io.names`).
+SCHEMES = {naming: _generator_names(naming) for naming in NAMING}
 
 
 def _smooth(rng, lat, lon, t_hours, n_modes: int = 4) -> np.ndarray:
-    """(time, lat, lon) field of unit-ish amplitude: a few drifting large-scale waves."""
-    la = np.deg2rad(lat)[None, :, None]
-    lo = np.deg2rad(lon)[None, None, :]
-    tt = np.asarray(t_hours, dtype=np.float64)[:, None, None]
-    out = np.zeros((tt.shape[0], la.shape[1], lo.shape[2]))
+    """(time, *space) field of unit-ish amplitude: a few drifting large-scale waves.
+
+    ``lat`` and ``lon`` (degrees) broadcast to the spatial shape: ``lat[:, None]`` and
+    ``lon[None, :]`` for a lat–lon grid, equal-length vectors for scattered cells.
+    """
+    la, lo = np.broadcast_arrays(np.deg2rad(lat), np.deg2rad(lon))
+    tt = np.asarray(t_hours, dtype=np.float64).reshape(-1, *(1,) * la.ndim)
+    out = np.zeros((tt.shape[0], *la.shape))
     for _ in range(n_modes):
         k, m = rng.integers(1, 5), rng.integers(1, 4)
         phase, speed = rng.uniform(0, 2 * np.pi), rng.uniform(-0.05, 0.05)
         out += rng.normal() * np.cos(m * la) * np.cos(k * lo + phase + speed * tt)
     return out / np.sqrt(n_modes)
+
+
+def _era5_like(rng, lat, lon, times, levels, names: dict, space: tuple[str, ...],
+               with_static: bool) -> dict:
+    """The variables of both generators: ``{name: (dims, values)}`` on ``space`` dims.
+
+    Normalisation location plus 0.8 scale times :func:`_smooth`; statics a land mask where a
+    smooth field exceeds 0.3, orography on land and a soil type. The draws follow one fixed
+    order, so a seed gives the same fields on any grid layout.
+    """
+    from aurora.normalisation import level_to_str, locations, scales
+
+    tdim, ldim = names["dims"][:2]
+    hours = (times - times[0]) / pd.Timedelta("1h")
+    data = {}
+    for v in ("2t", "10u", "10v", "msl"):
+        f = locations[v] + 0.8 * scales[v] * _smooth(rng, lat, lon, hours)
+        data[names[v]] = ((tdim, *space), f.astype(np.float32))
+    for v in ("z", "u", "v", "t", "q"):
+        field = np.stack(
+            [locations[f"{v}_{level_to_str(p)}"] + 0.8 * scales[f"{v}_{level_to_str(p)}"]
+             * _smooth(rng, lat, lon, hours) for p in levels], axis=1)
+        if v == "q":
+            field = np.clip(field, 0, None)
+        data[names[v]] = ((tdim, ldim, *space), field.astype(np.float32))
+    if with_static:
+        land = _smooth(rng, lat, lon, [0.0])[0] > 0.3
+        data[names["lsm"]] = (space, land.astype(np.float32))
+        orog = np.abs(_smooth(rng, lat, lon, [0.0])[0]) * 8000.0 * land
+        data[names["zs"]] = (space, orog.astype(np.float32))
+        slt = np.where(land, rng.integers(1, 8, size=land.shape), 0)
+        data[names["slt"]] = (space, slt.astype(np.float32))
+    return data
 
 
 def synthetic_dataset(
@@ -66,33 +102,14 @@ def synthetic_dataset(
     ``naming`` picks the scheme ("aurora", "cds" or "wb2"); ``lazy`` chunks it by one time
     step; ``lon_180`` uses longitudes in [-180, 180).
     """
-    from aurora.normalisation import level_to_str, locations, scales
-
     rng = np.random.default_rng(seed)
     names = SCHEMES[naming]
     tdim, ldim, ydim, xdim = names["dims"]
     lat = np.linspace(90, -90, n_lat)
     lon = np.arange(n_lon) * 360.0 / n_lon
     times = pd.date_range(start, periods=n_times, freq=freq)
-    hours = (times - times[0]) / pd.Timedelta("1h")
-    data = {}
-    for v in ("2t", "10u", "10v", "msl"):
-        f = locations[v] + 0.8 * scales[v] * _smooth(rng, lat, lon, hours)
-        data[names[v]] = ((tdim, ydim, xdim), f.astype(np.float32))
-    for v in ("z", "u", "v", "t", "q"):
-        field = np.stack(
-            [locations[f"{v}_{level_to_str(p)}"] + 0.8 * scales[f"{v}_{level_to_str(p)}"]
-             * _smooth(rng, lat, lon, hours) for p in levels], axis=1)
-        if v == "q":
-            field = np.clip(field, 0, None)
-        data[names[v]] = ((tdim, ldim, ydim, xdim), field.astype(np.float32))
-    if with_static:
-        land = _smooth(rng, lat, lon, [0.0])[0] > 0.3
-        data[names["lsm"]] = ((ydim, xdim), land.astype(np.float32))
-        orog = np.abs(_smooth(rng, lat, lon, [0.0])[0]) * 8000.0 * land
-        data[names["zs"]] = ((ydim, xdim), orog.astype(np.float32))
-        slt = np.where(land, rng.integers(1, 8, size=land.shape), 0)
-        data[names["slt"]] = ((ydim, xdim), slt.astype(np.float32))
+    data = _era5_like(rng, lat[:, None], lon[None, :], times, levels, names, (ydim, xdim),
+                      with_static)
     ds = xr.Dataset(
         data,
         coords={tdim: times, ldim: (ldim, np.asarray(levels), {"units": "hPa"}),
@@ -121,19 +138,6 @@ def synthetic_static(n_lat: int = 33, n_lon: int = 64, seed: int = 0) -> xr.Data
     return ds[["lsm", "slt", "geopotential_at_surface"]].rename(geopotential_at_surface="z")
 
 
-def _smooth_points(rng, lat, lon, t_hours, n_modes: int = 4) -> np.ndarray:
-    """(time, point) version of :func:`_smooth` for scattered points (e.g. HEALPix centres)."""
-    la = np.deg2rad(np.asarray(lat, dtype=np.float64))[None, :]
-    lo = np.deg2rad(np.asarray(lon, dtype=np.float64))[None, :]
-    tt = np.asarray(t_hours, dtype=np.float64)[:, None]
-    out = np.zeros((tt.shape[0], la.shape[1]))
-    for _ in range(n_modes):
-        k, m = rng.integers(1, 5), rng.integers(1, 4)
-        phase, speed = rng.uniform(0, 2 * np.pi), rng.uniform(-0.05, 0.05)
-        out += rng.normal() * np.cos(m * la) * np.cos(k * lo + phase + speed * tt)
-    return out / np.sqrt(n_modes)
-
-
 def synthetic_healpix_dataset(
     level: int = 2,
     n_times: int = 3,
@@ -151,10 +155,8 @@ def synthetic_healpix_dataset(
     Variables have dims ``(time, cells)`` or ``(time, level, cells)``; the ``cells`` dim carries
     a ``cell_ids`` coordinate (0 … 12·4^level − 1) with xdggs attrs (``grid_name="healpix"``,
     ``level``, ``indexing_scheme``) and cell-centre ``lat``/``lon`` coordinates. Values are
-    drawn as in :func:`synthetic_dataset` (ERA5 units, plausible ranges).
+    drawn as in :func:`synthetic_dataset`, by the same code (ERA5 units, plausible ranges).
     """
-    from aurora.normalisation import level_to_str, locations, scales
-
     from xaurora.grids import HEALPix
 
     grid = HEALPix(level, indexing)
@@ -163,25 +165,7 @@ def synthetic_healpix_dataset(
     tdim, ldim = names["dims"][:2]
     lat, lon = grid.lat, grid.lon
     times = pd.date_range(start, periods=n_times, freq=freq)
-    hours = (times - times[0]) / pd.Timedelta("1h")
-    data = {}
-    for v in ("2t", "10u", "10v", "msl"):
-        f = locations[v] + 0.8 * scales[v] * _smooth_points(rng, lat, lon, hours)
-        data[names[v]] = ((tdim, "cells"), f.astype(np.float32))
-    for v in ("z", "u", "v", "t", "q"):
-        field = np.stack(
-            [locations[f"{v}_{level_to_str(p)}"] + 0.8 * scales[f"{v}_{level_to_str(p)}"]
-             * _smooth_points(rng, lat, lon, hours) for p in levels], axis=1)
-        if v == "q":
-            field = np.clip(field, 0, None)
-        data[names[v]] = ((tdim, ldim, "cells"), field.astype(np.float32))
-    if with_static:
-        land = _smooth_points(rng, lat, lon, [0.0])[0] > 0.3
-        data[names["lsm"]] = (("cells",), land.astype(np.float32))
-        orog = np.abs(_smooth_points(rng, lat, lon, [0.0])[0]) * 8000.0 * land
-        data[names["zs"]] = (("cells",), orog.astype(np.float32))
-        slt = np.where(land, rng.integers(1, 8, size=land.shape), 0)
-        data[names["slt"]] = (("cells",), slt.astype(np.float32))
+    data = _era5_like(rng, lat, lon, times, levels, names, (CELL_DIM,), with_static)
     ds = xr.Dataset(
         data,
         coords={tdim: times, ldim: (ldim, np.asarray(levels), {"units": "hPa"}),

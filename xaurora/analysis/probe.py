@@ -27,9 +27,10 @@ import xarray as xr
 from xaurora.analysis.metrics import METRIC_ATTRS, classification_metrics, regression_metrics
 from xaurora.analysis.stacking import Stacker
 from xaurora.errors import XauroraError
-from xaurora.grid import LAT_ATTRS, LON_ATTRS, patch_centres, to_patches
+from xaurora.grid import patch_centres, to_patches
 from xaurora.grids import grid_of
 from xaurora.grids.base import align_time
+from xaurora.io.names import LAT_ATTRS, LON_ATTRS
 from xaurora.labels import canonical_grid
 
 __all__ = ["SAMPLE_DIMS", "labels_on_grid", "labels_on_patches", "probe"]
@@ -329,19 +330,8 @@ def _split_mask(split, emb, grid, sample_dims, patch_size) -> np.ndarray:
                 raise XauroraError("split: ('time', ...) needs an embedding with a time dim.")
             t = grid["time"]
             sel = (t >= np.datetime64(lo, "ns")) & (t <= np.datetime64(hi, "ns"))
-        elif kind == "lat":
-            sel = (grid["lat"] >= float(lo)) & (grid["lat"] <= float(hi))
-        else:
-            lon = grid["lon"] % 360
-            width = float(hi) - float(lo)
-            width = width if width >= 0 else width % 360  # e.g. (350, 10) crosses 0°
-            a = float(lo) % 360
-            if width >= 360:
-                sel = lon == lon
-            elif a + width <= 360:
-                sel = (lon >= a) & (lon <= a + width)
-            else:
-                sel = (lon >= a) | (lon <= a + width - 360)
+        else:  # the grid selects its band (longitude bands may cross 0°: lon_in_band)
+            sel = grid_of(emb).band(grid, kind, lo, hi)
         return sel.broadcast_like(grid).transpose(*sample_dims).values.astype(bool)
     raise XauroraError(
         f"split: {split!r} is not understood. Fix: use 'random', ('lon', lon_min, lon_max), "

@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
+from xaurora.io.names import CELL_IDS, LAT_NAMES, LON_NAMES
 
 __all__ = ["reconstruction", "reconstruction_sweep"]
 
@@ -235,7 +236,7 @@ def _assemble(ds, cds, enc, names, sq, weights, spatial, n_times, ratio) -> xr.D
 
 def _map_coords(ds, cds, spatial) -> dict:
     if spatial == ("cells",):
-        keep = [c for c in ("cell_ids", "lat", "lon", "latitude", "longitude")
+        keep = [c for c in (CELL_IDS, *LAT_NAMES, *LON_NAMES)
                 if c in cds.coords and cds[c].dims == ("cells",)]
         return {c: cds[c] for c in keep}
     return {"lat": cds["lat"], "lon": cds["lon"]}

@@ -30,6 +30,7 @@ import xarray as xr
 from xaurora.analysis.pca import pca
 from xaurora.analysis.stacking import Stacker
 from xaurora.errors import XauroraError
+from xaurora.io.names import TIME_NAMES
 
 __all__ = ["annual_harmonics", "seasonality", "separability"]
 
@@ -182,8 +183,8 @@ def separability(
         if "time" not in X.coords:
             raise XauroraError("separability: a list of event times needs X with a time coord.")
         events = X["time"].isin(np.asarray(events, dtype=X["time"].dtype))
-    if "valid_time" in events.dims and "time" in sample_dims:
-        events = events.rename(valid_time="time")
+    if "time" in sample_dims:
+        events = events.rename({d: "time" for d in TIME_NAMES[1:] if d in events.dims})
     extra = [d for d in events.dims if d not in sample_dims]
     if extra:
         raise XauroraError(f"separability: events has dims {extra} that are not sample dims.")

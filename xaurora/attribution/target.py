@@ -23,6 +23,7 @@ import xarray as xr
 
 from xaurora.errors import XauroraError
 from xaurora.grid import canonical_grid
+from xaurora.grids.base import lon_in_band
 from xaurora.io.names import ATMOS_NAMES, DIM_NAMES, SURFACE_NAMES
 
 __all__ = ["Target", "box_mask", "region_mask"]
@@ -32,7 +33,8 @@ def box_mask(box, lat, lon) -> np.ndarray:
     """Boolean (lat, lon) mask of a ``(lat_min, lat_max, lon_min, lon_max)`` box.
 
     Longitudes may be given in [-180, 180) or [0, 360); a box with ``lon_min > lon_max`` after
-    wrapping (e.g. ``(-12, 45)``) crosses the 0° meridian.
+    wrapping (e.g. ``(-12, 45)``) crosses the 0° meridian (the rule of
+    :func:`xaurora.grids.lon_in_band`).
     """
     if len(box) != 4:
         raise XauroraError(
@@ -43,13 +45,8 @@ def box_mask(box, lat, lon) -> np.ndarray:
     if la0 > la1:
         raise XauroraError(f"region: lat_min {la0} > lat_max {la1}. Fix: swap them.")
     lat = np.asarray(lat, dtype=np.float64)
-    lon = np.mod(np.asarray(lon, dtype=np.float64), 360.0)
     in_lat = (lat >= la0) & (lat <= la1)
-    if lo1 - lo0 >= 360.0:
-        in_lon = np.ones(lon.shape, dtype=bool)
-    else:
-        a, b = lo0 % 360.0, lo1 % 360.0
-        in_lon = (lon >= a) & (lon <= b) if a <= b else (lon >= a) | (lon <= b)
+    in_lon = lon_in_band(np.asarray(lon, dtype=np.float64), lo0, lo1)
     return in_lat[:, None] & in_lon[None, :]
 
 

@@ -18,18 +18,31 @@ The seam shared by ``embed`` and the autoencoder analyses.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
-from xaurora.io.names import ATMOS_NAMES, DIM_NAMES, STATIC_NAMES, STATIC_PREFIX, SURFACE_NAMES
+from xaurora.io.names import (
+    ATMOS_NAMES,
+    CELL_DIM,
+    CELL_IDS,
+    DIM_NAMES,
+    STATIC_NAMES,
+    STATIC_PREFIX,
+    SURFACE_NAMES,
+)
 
 
 def read_for(ds: xr.Dataset, enc, static=None, check_values: bool = True) -> xr.Dataset:
     """``ds`` read for ``enc``: canonical names; lat–lon grids canonicalised, ``cells`` kept.
 
     A dataset on HEALPix cells (a ``cells`` dim with a ``cell_ids`` coordinate) keeps its cells
-    in the given order; variables get Aurora names (statics prefixed ``static_``).
+    in the given order; variables get Aurora names (statics prefixed ``static_``). ``static``
+    (a Dataset, DataArray or path) supplies or overrides static fields, as for lat–lon input:
+    on cells it must hold the same cells, matched by ``cell_ids`` (any order) or, without
+    ids, by position; a singleton time dim (ERA5 static files carry one) is dropped.
     """
     if "cells" not in ds.dims:
         from xaurora.io.canonical import canonicalize
@@ -48,7 +61,82 @@ def read_for(ds: xr.Dataset, enc, static=None, check_values: bool = True) -> xr.
         else:
             continue
         out[canon] = da.astype("float32", copy=False).assign_attrs(source_name=n)
+    out.update(_cell_statics(static, ds))
     return xr.Dataset(out)
+
+
+def _cell_statics(static, ds: xr.Dataset) -> dict[str, xr.DataArray]:
+    """Static fields from ``static`` on ``ds``'s cells, under their ``static_`` names."""
+    if static is None:
+        return {}
+    if isinstance(static, (str, os.PathLike)):
+        from xaurora.io.static import load_static
+
+        static = load_static(static)
+    if isinstance(static, xr.DataArray):
+        static = static.to_dataset(name=static.name or "static")
+    if not isinstance(static, xr.Dataset):
+        raise TypeError(
+            f"static: expected an xr.Dataset, xr.DataArray or a path, got {type(static).__name__}."
+        )
+    static = static.rename({k: v for k, v in DIM_NAMES.items() if k in static.dims and k != v})
+    if CELL_DIM not in static.dims:
+        raise XauroraError(
+            f"static: the dataset is on {CELL_DIM!r} (HEALPix or mesh cells) but the static "
+            f"fields have dims {tuple(static.dims)}. Fix: pass static fields on the same cells "
+            f"(a {CELL_DIM!r} dim with {CELL_IDS!r}), or add them to the dataset."
+        )
+    static = static.isel({CELL_DIM: _cell_positions(static, ds)})
+    static = static.drop_vars([c for c in static.coords if CELL_DIM in static[c].dims])
+    static = static.assign_coords({c: ds[c].variable for c in ds.coords
+                                   if ds[c].dims == (CELL_DIM,)})
+    out = {}
+    for name, da in static.data_vars.items():
+        n = str(name)
+        if n not in STATIC_NAMES or "level" in da.dims:
+            continue
+        if "time" in da.dims:
+            da = da.isel(time=0, drop=True)  # static fields do not vary
+        da = da.drop_vars([c for c in da.coords if c == "time"])
+        out[STATIC_PREFIX + STATIC_NAMES[n]] = da.astype("float32", copy=False).assign_attrs(
+            source_name=n)
+    if not out:
+        raise XauroraError(
+            f"static: none of {sorted(map(str, static.data_vars))} is a static field. Fix: pass "
+            f"a dataset holding e.g. lsm/land_sea_mask, z/geopotential_at_surface, slt."
+        )
+    return out
+
+
+def _cell_positions(static: xr.Dataset, ds: xr.Dataset) -> np.ndarray:
+    """Position in ``static`` of each of ``ds``'s cells (by ``cell_ids``, else by position)."""
+    n, m = ds.sizes[CELL_DIM], static.sizes[CELL_DIM]
+    if CELL_IDS not in static.coords or CELL_IDS not in ds.coords:
+        if n != m:
+            raise XauroraError(
+                f"static: has {m} cells but the dataset has {n}, and one of them has no "
+                f"{CELL_IDS!r} coordinate to match them by. Fix: add {CELL_IDS} (xdggs layout)."
+            )
+        return np.arange(n)
+    keys = ("grid_name", "level", "indexing_scheme")
+    a, b = static[CELL_IDS].attrs, ds[CELL_IDS].attrs
+    differ = [k for k in keys if k in a and k in b and str(a[k]) != str(b[k])]
+    if differ:
+        raise XauroraError(
+            f"static: its cells are on {', '.join(f'{k}={a[k]}' for k in differ)} but the "
+            f"dataset's on {', '.join(f'{k}={b[k]}' for k in differ)}. Fix: pass static fields "
+            "on the dataset's grid."
+        )
+    own, theirs = ds[CELL_IDS].values, static[CELL_IDS].values
+    order = np.argsort(theirs)
+    pos = np.searchsorted(theirs, own, sorter=order).clip(max=max(m - 1, 0))
+    found = theirs[order[pos]] == own
+    if not found.all():
+        raise XauroraError(
+            f"static: lacks {int((~found).sum())} of the dataset's cells (first: cell id "
+            f"{own[~found][0]}). Fix: pass static fields that cover every cell of the dataset."
+        )
+    return order[pos]
 
 
 def _step(enc) -> np.timedelta64:

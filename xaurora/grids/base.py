@@ -5,8 +5,8 @@ A latent grid says where each latent vector sits on the sphere. Analyses ask it,
 | kind | dims | area weights | labels from a finer grid |
 |---|---|---|---|
 | ``patches`` | ``lat``, ``lon`` | cos(lat) of the centre | mean over each patch |
-| ``healpix`` | ``cells`` | equal | finer level: mean of children; lat–lon: mean per nearest cell |
-| ``points`` | ``cells`` | ``weights`` (or equal) | lat–lon: mean per nearest cell |
+| ``healpix`` | ``cells`` | equal | finer level: mean of children; else mean per nearest cell |
+| ``points`` | ``cells`` | ``weights`` (or equal) | lat–lon or other cells: mean per nearest cell |
 
 Grids are recovered statelessly from an embedding's dims, coords and attrs by
 :func:`xaurora.grids.grid_of`; methods take the DataArray so that a selection of cells
@@ -25,26 +25,32 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
-
-LAT_ATTRS = {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude"}
-LON_ATTRS = {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude"}
+from xaurora.io.names import LAT_ATTRS, LON_ATTRS
 
 
 def lon_in_band(lon, lo: float, hi: float):
-    """Boolean of ``lon`` (degrees, any convention) inside [lo, hi], bands may cross 0°.
+    """Boolean of ``lon`` (degrees, any convention) inside [lo, hi], bounds included.
+
+    The one rule for longitude bands and boxes (probe splits, ``xa.Target`` boxes, the sample
+    data's storm box, ``LatentGrid.band``): ``lon``, ``lo`` and ``hi`` may use [0, 360) or
+    [-180, 180); when ``lo`` lies east of ``hi`` after wrapping to [0, 360) the band crosses 0°
+    (``(350, 10)`` and ``(-10, 10)`` are the same band); ``hi − lo ≥ 360`` is the whole circle.
+    Both ends are wrapped, never computed as ``lo + width``, so a grid point exactly on a bound
+    is inside whichever convention the bounds use. NumPy arrays and DataArrays work alike.
 
     >>> lon_in_band(np.array([355.0, 5.0, 180.0]), 350, 10).tolist()
     [True, True, False]
+    >>> lon_in_band(np.array([-5.0, 5.0, 180.0]), -10, 10).tolist()
+    [True, True, False]
     """
+    lo, hi = float(lo), float(hi)
     lon = lon % 360
-    width = float(hi) - float(lo)
-    width = width if width >= 0 else width % 360  # e.g. (350, 10) crosses 0°
-    a = float(lo) % 360
-    if width >= 360:
-        return lon == lon
-    if a + width <= 360:
-        return (lon >= a) & (lon <= a + width)
-    return (lon >= a) | (lon <= a + width - 360)
+    if hi - lo >= 360:
+        return lon == lon  # everything (NaN longitudes excepted)
+    a, b = lo % 360, hi % 360
+    if a <= b:
+        return (lon >= a) & (lon <= b)
+    return (lon >= a) | (lon <= b)  # crosses 0°
 
 
 def _unit_vectors(lat, lon) -> np.ndarray:
@@ -105,6 +111,25 @@ def align_time(lab: xr.DataArray, da: xr.DataArray, name: str, what: str) -> xr.
             "select those times from the embedding."
         )
     return lab.sel(time=da["time"].values).assign_coords(time=da["time"])
+
+
+def _label_centres(labels: xr.DataArray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of ``labels``' cells: their ``lat``/``lon`` coordinates or their HEALPix ids."""
+    if "lat" in labels.coords and "lon" in labels.coords:
+        return (np.asarray(labels["lat"].values, np.float64),
+                np.asarray(labels["lon"].values, np.float64))
+    a = labels["cell_ids"].attrs
+    if a.get("grid_name") == "healpix" and "level" in a:
+        from xaurora.grids.healpix import HEALPix
+
+        g = HEALPix(int(a["level"]), str(a.get("indexing_scheme", "nested")))
+        lat, lon = g.centres(labels)
+        return lat.values, lon.values
+    raise XauroraError(
+        f"{name}: its cells are not this grid's cells and carry neither lat/lon coordinates nor "
+        "HEALPix cell_ids attrs. Fix: give labels on the embedding's cells, on HEALPix cells "
+        "(xdggs attrs) or with cell-centre lat/lon, or on a lat–lon grid."
+    )
 
 
 class LatentGrid(ABC):
@@ -218,7 +243,8 @@ class CellGrid(LatentGrid):
         return mask.drop_vars([c for c in ("lat", "lon") if c in mask.coords])
 
     def _from_cells(self, labels: xr.DataArray, da: xr.DataArray, name: str) -> xr.DataArray:
-        """Labels with a ``cells`` dim: the same cells (matched by ``cell_ids``) or finer."""
+        """Labels with a ``cells`` dim: the same cells (matched by ``cell_ids``), finer cells of
+        this grid (their parents), or other cells (the mean per nearest cell centre)."""
         if "cell_ids" not in labels.coords:
             if labels.sizes["cells"] == da.sizes["cells"]:
                 return labels
@@ -231,6 +257,9 @@ class CellGrid(LatentGrid):
         if labels.sizes["cells"] == own.size and np.array_equal(ids, own):
             return labels
         parent = self.parents(labels, name)
+        if parent is None:  # not this grid's cells: by their centres
+            lat, lon = _label_centres(labels, name)
+            return self._by_nearest(labels, "cells", lat, lon, da)
         pos = {int(c): i for i, c in enumerate(own)}
         index = np.array([pos.get(int(p), -1) for p in parent])
         keep = index >= 0
@@ -238,12 +267,17 @@ class CellGrid(LatentGrid):
         return group_mean(lab.drop_vars([c for c in lab.coords if "cells" in lab[c].dims]),
                           "cells", index[keep], own.size)
 
-    def parents(self, labels: xr.DataArray, name: str) -> np.ndarray:
-        """The cell of this grid that holds each of ``labels``' cells."""
-        raise XauroraError(
-            f"{name}: its cells are not this grid's cells. Fix: give labels on the embedding's "
-            "cells, on a finer HEALPix level of the same grid, or on a lat–lon grid."
-        )
+    def parents(self, labels: xr.DataArray, name: str) -> np.ndarray | None:
+        """The cell of this grid that holds each of ``labels``' cells (None: not known)."""
+        return None
+
+    def _by_nearest(self, labels: xr.DataArray, dim: str, lat, lon,
+                    da: xr.DataArray) -> xr.DataArray:
+        """Mean of ``labels`` along ``dim`` (points at ``lat``/``lon``) per nearest cell."""
+        c_lat, c_lon = self.centres(da)
+        index = nearest_cell(c_lat.values, c_lon.values, lat, lon).ravel()
+        labels = labels.drop_vars([c for c in labels.coords if dim in labels[c].dims])
+        return group_mean(labels, dim, index, da.sizes["cells"])
 
     def labels(self, labels, da, patch_size=None, what="labels") -> xr.DataArray:
         name = labels.name or what
@@ -253,12 +287,8 @@ class CellGrid(LatentGrid):
             from xaurora.grid import canonical_grid
 
             lab = canonical_grid(labels)
-            lat, lon = self.centres(da)
             la2, lo2 = np.meshgrid(lab["lat"].values, lab["lon"].values, indexing="ij")
-            index = nearest_cell(lat.values, lon.values, la2, lo2).ravel()
-            flat = lab.stack(point=("lat", "lon"))
-            flat = flat.drop_vars([c for c in flat.coords if "point" in flat[c].dims])
-            lab = group_mean(flat, "point", index, da.sizes["cells"])
+            lab = self._by_nearest(lab.stack(point=("lat", "lon")), "point", la2, lo2, da)
         extra = [d for d in lab.dims if d not in ("time", "cells")]
         if extra:
             raise XauroraError(

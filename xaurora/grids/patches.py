@@ -16,6 +16,7 @@ import xarray as xr
 
 from xaurora import grid as _grid
 from xaurora.grids.base import LatentGrid
+from xaurora.io.names import LAT_ATTRS, LON_ATTRS
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,8 +41,8 @@ class Patches(LatentGrid):
         return cls(int(patch_size), la, lo)
 
     def coords(self) -> dict:
-        return {"lat": ("lat", np.asarray(self.lat), _grid.LAT_ATTRS),
-                "lon": ("lon", np.asarray(self.lon), _grid.LON_ATTRS)}
+        return {"lat": ("lat", np.asarray(self.lat), LAT_ATTRS),
+                "lon": ("lon", np.asarray(self.lon), LON_ATTRS)}
 
     def attrs(self) -> dict:
         out = {"latent_grid": self.kind}

@@ -9,10 +9,7 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
-
-LAT_NAMES = ("lat", "latitude")
-LON_NAMES = ("lon", "longitude")
-LSM_NAMES = ("lsm", "land_sea_mask", "static_lsm")
+from xaurora.io.names import LAT_NAMES, LON_NAMES, find_land_sea_mask
 
 
 def grid_dims(da: xr.DataArray) -> tuple[str, str]:
@@ -173,13 +170,7 @@ def lsm_field(lsm: Any = None) -> xr.DataArray:
 
         return sample_static()["lsm"]
     if isinstance(lsm, xr.Dataset):
-        name = next((n for n in LSM_NAMES if n in lsm.data_vars), None)
-        if name is None:
-            raise XauroraError(
-                f"lsm: the Dataset has no land-sea mask (looked for {LSM_NAMES}); it has "
-                f"{sorted(lsm.data_vars)}. Fix: pass lsm=ds['<mask name>']."
-            )
-        lsm = lsm[name]
+        lsm = find_land_sea_mask(lsm, "lsm")
     if not isinstance(lsm, xr.DataArray):
         raise XauroraError("lsm: pass an xr.DataArray land-sea mask (0 = sea, 1 = land) or None.")
     lat, lon = grid_dims(lsm)

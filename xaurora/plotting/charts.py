@@ -13,14 +13,14 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
-from xaurora.plotting._common import LAT_NAMES, LON_NAMES, label_of
+from xaurora.io.names import LAT_NAMES, LEVEL_NAMES, LON_NAMES, TIME_NAMES
+from xaurora.plotting._common import label_of
 
 __all__ = ["pca_scatter", "perturbation_curves", "probe_table", "relevance_map",
            "vertical_profile"]
 
 SEASONS = ("DJF", "MAM", "JJA", "SON")
 SEASON_COLORS = {"DJF": "#2166ac", "MAM": "#1b9e77", "JJA": "#d6604d", "SON": "#e6ab02"}
-LEVEL_DIMS = ("level", "pressure_level", "isobaricInhPa")
 
 
 def _new_axes(ax, figsize=(5.5, 4.2)):
@@ -38,7 +38,7 @@ def _season(times: np.ndarray) -> np.ndarray:
 
 def _time_coord(da: xr.DataArray) -> xr.DataArray | None:
     for name, coord in da.coords.items():
-        if np.issubdtype(coord.dtype, np.datetime64) and name in ("time", "valid_time"):
+        if np.issubdtype(coord.dtype, np.datetime64) and name in TIME_NAMES:
             return coord
     for coord in da.coords.values():
         if np.issubdtype(coord.dtype, np.datetime64):
@@ -100,8 +100,8 @@ def pca_scatter(
         colors = s[color_by]
     elif isinstance(color_by, xr.DataArray):
         lab = color_by
-        if "valid_time" in lab.dims and "time" in sdims:
-            lab = lab.rename(valid_time="time")
+        if "time" in sdims:
+            lab = lab.rename({d: "time" for d in TIME_NAMES[1:] if d in lab.dims})
         lab = lab.broadcast_like(scores.isel(component=0)).transpose(*sdims)
         lab = lab.stack(sample=sdims) if len(sdims) > 1 else lab.rename({sdims[0]: "sample"})
         colors = lab.rename(color_by.name or "label")
@@ -159,13 +159,13 @@ def _profile(
             rel = rel.to_dataset(name=str(rel.name or "relevance"))
     atmos, surface, static = {}, {}, {}
     for name, da in rel.data_vars.items():
-        ldim = next((d for d in LEVEL_DIMS if d in da.dims), None)
+        ldim = next((d for d in LEVEL_NAMES if d in da.dims), None)
         if ldim is None and not any(d in da.dims for d in LAT_NAMES + LON_NAMES) and da.ndim:
             continue
         other = [d for d in da.dims if d != ldim]
         total = np.abs(da).sum(other) if other else np.abs(da)
         is_static = str(da.attrs.get("aurora_name", "")).startswith("static_") or (
-            ldim is None and "time" not in da.dims and "valid_time" not in da.dims
+            ldim is None and not any(d in da.dims for d in TIME_NAMES)
             and rel.attrs.get("method") is not None
         )
         if ldim is None:
@@ -347,7 +347,7 @@ def relevance_map(rel: xr.Dataset, variable: str | None = None, level: int | Non
     total = None
     for name in names:
         da = rel[name]
-        ldim = next((d for d in LEVEL_DIMS if d in da.dims), None)
+        ldim = next((d for d in LEVEL_NAMES if d in da.dims), None)
         if level is not None and ldim is not None:
             da = da.sel({ldim: level})
         da = np.abs(da) if absolute else da

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from xaurora.sample.naming import _STATIC_ATTRS, _STATIC_NAMES, _names
+from xaurora.sample.naming import _STATIC_ATTRS, variable_names
 
 DATA_DIR = Path(__file__).parent.parent / "data"
 STATIC_FILE = DATA_DIR / "era5_static_1.5deg.nc"
@@ -42,7 +42,7 @@ def sample_static(naming: str = "cds") -> xr.Dataset:
     >>> st.lsm.shape, float(st.latitude[0]), float(st.longitude[-1])
     ((121, 240), 90.0, 358.5)
     """
-    names = _names(naming, _STATIC_NAMES)
+    names = variable_names(naming, static=True)
     ds = _read_static().copy(deep=True)
     for key, (units, long_name, std) in _STATIC_ATTRS.items():
         attrs = {"units": units, "long_name": long_name}

@@ -15,7 +15,7 @@ import xarray as xr
 
 from xaurora.errors import XauroraError
 from xaurora.sample.bundled import _read_climatology, _read_static, sample_static
-from xaurora.sample.naming import _DIMS, _NAMES, _attrs, _names
+from xaurora.sample.naming import _attrs, dims_of, variable_names
 from xaurora.sample.weather import (
     _RHO_SURFACE,
     _VERTICAL,
@@ -89,8 +89,8 @@ def sample_dataset(
     >>> sample_dataset(times=t).sizes["valid_time"]
     4
     """
-    names = _names(naming, _NAMES)
-    tdim, ldim = _DIMS[naming]
+    names = variable_names(naming)
+    tdim, ldim = dims_of(naming)
     levels = _check_levels(levels)
     if times is None:
         times = pd.date_range(start, periods=periods, freq=freq)

@@ -14,7 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from xaurora.sample.dataset import sample_dataset
-from xaurora.sample.naming import _DIMS
+from xaurora.sample.naming import dims_of
 
 
 def storm_events(
@@ -78,7 +78,7 @@ def sample_events(
     ds = sample_dataset(
         start, periods, freq, levels, seed, naming, with_static=with_static, events=label
     )
-    tdim = _DIMS[naming][0]
+    tdim = dims_of(naming)[0]
     if tdim != "valid_time":
         label = label.rename(valid_time=tdim)
     return ds, label

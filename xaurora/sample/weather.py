@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from xaurora.errors import XauroraError
+from xaurora.grids.base import lon_in_band
 
 #: ``(lat_min, lat_max, lon_min, lon_max)`` of the box where :func:`storm_events` plants storms.
 NORTH_ATLANTIC: tuple[float, float, float, float] = (40.0, 65.0, -60.0, -10.0)
@@ -80,10 +81,7 @@ def _storm_tracks(day0: int, day1: int, seed: int) -> np.ndarray:
 
 def _in_box(lat, lon, box) -> np.ndarray:
     lat_min, lat_max, lon_min, lon_max = box
-    lon = np.mod(lon, 360.0)
-    lo, hi = lon_min % 360.0, lon_max % 360.0
-    in_lon = (lon >= lo) & (lon <= hi) if lo <= hi else (lon >= lo) | (lon <= hi)
-    return (lat >= lat_min) & (lat <= lat_max) & in_lon
+    return (lat >= lat_min) & (lat <= lat_max) & lon_in_band(lon, lon_min, lon_max)
 
 
 def _msl_anomaly(
