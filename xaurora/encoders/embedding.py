@@ -19,7 +19,14 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from xaurora.encoders.samples import _step, encoder_times, input_names, read_for, sample_at
+from xaurora.encoders.samples import (
+    _step,
+    encoder_times,
+    input_names,
+    read_for,
+    sample_at,
+    samples_at,
+)
 from xaurora.errors import XauroraError
 
 __all__ = ["embed_encoder", "encode_values"]
@@ -44,12 +51,22 @@ def _as_array(out, enc, t) -> np.ndarray:
 
 def encode_values(cds: xr.Dataset, enc, times, progress: bool = False) -> np.ndarray:
     """Encode each analysis time of ``times`` eagerly: ``(time, level, cell, channel)``."""
-    it = times
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(times, desc=f"embed {enc.name}", unit="time")
-    return np.stack([_as_array(enc.encode(sample_at(cds, enc, t)), enc, t) for t in it])
+        bar = tqdm(total=len(times), desc=f"embed {enc.name}", unit="time")
+    out = None
+    for i, (t, sample) in enumerate(zip(times, samples_at(cds, enc, times))):
+        values = _as_array(enc.encode(sample), enc, t)
+        if out is None:  # filled in place: no list of parts and no concatenation
+            out = np.empty((len(times), *values.shape), dtype=np.float32)
+        out[i] = values
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return out
 
 
 def _encode_block(sub: xr.Dataset, enc, times, check: bool) -> np.ndarray:

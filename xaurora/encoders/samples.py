@@ -19,6 +19,7 @@ The seam shared by ``embed`` and the autoencoder analyses.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import xarray as xr
@@ -49,20 +50,26 @@ def read_for(ds: xr.Dataset, enc, static=None, check_values: bool = True) -> xr.
 
         return canonicalize(ds, static=static, check_values=check_values)
     ds = ds.rename({k: v for k, v in DIM_NAMES.items() if k in ds.dims and k != v})
-    out = {}
-    for name, da in ds.data_vars.items():
-        n = str(name)
-        if "level" in da.dims and n in ATMOS_NAMES:
+    # xarray Variables, assembled into one Dataset at the end (every DataArray built on the
+    # way would re-align the coordinates: this runs on every call of embed)
+    out: dict[str, xr.Variable] = {}
+    for name in ds.data_vars:
+        n, var = str(name), ds.variables[name]
+        if "level" in var.dims and n in ATMOS_NAMES:
             canon = ATMOS_NAMES[n]
         elif n in SURFACE_NAMES:
             canon = SURFACE_NAMES[n]
-        elif n in STATIC_NAMES and "level" not in da.dims:
+        elif n in STATIC_NAMES and "level" not in var.dims:
             canon = STATIC_PREFIX + STATIC_NAMES[n]
         else:
             continue
-        out[canon] = da.astype("float32", copy=False).assign_attrs(source_name=n)
-    out.update(_cell_statics(static, ds))
-    return xr.Dataset(out)
+        data = var.data if var.dtype == np.float32 else var.astype(np.float32).data
+        out[canon] = xr.Variable(var.dims, data, {**var.attrs, "source_name": n})
+    used = {d for v in out.values() for d in v.dims}
+    coords = {c: ds.variables[c] for c in ds.coords if set(ds.variables[c].dims) <= used}
+    cds = xr.Dataset(out, coords=coords)
+    statics = _cell_statics(static, ds)
+    return cds.assign(statics) if statics else cds
 
 
 def _cell_statics(static, ds: xr.Dataset) -> dict[str, xr.DataArray]:
@@ -186,18 +193,26 @@ def input_names(cds: xr.Dataset, enc) -> list[str]:
 
 def sample_at(cds: xr.Dataset, enc, t) -> xr.Dataset:
     """The encoder's input for analysis time ``t``: its variables, ``time`` of length history."""
-    t = np.datetime64(t, "ns")
-    times = [t - k * _step(enc) for k in range(int(enc.history) - 1, -1, -1)]
+    return next(samples_at(cds, enc, [t]))
+
+
+def samples_at(cds: xr.Dataset, enc, times) -> Iterator[xr.Dataset]:
+    """:func:`sample_at` for each of ``times``; the variable selection is made once."""
     names = input_names(cds, enc)
-    out = cds[names]
-    if "time" in cds.dims:
+    statics = {n: n.removeprefix(STATIC_PREFIX) for n in names if n.startswith(STATIC_PREFIX)}
+    base = cds[names].rename(statics) if statics else cds[names]
+    tv = cds["time"].values.astype("datetime64[ns]") if "time" in cds.dims else None
+    back = np.arange(int(enc.history) - 1, -1, -1) * _step(enc)
+    for t in times:
+        if tv is None:
+            yield base
+            continue
+        t = np.datetime64(t, "ns")
+        want = t - back
         # positions instead of labels: 4x faster than .sel, and a slice (a view) when the
         # history steps are consecutive, which is what keeps embed's overhead small
-        tv = cds["time"].values.astype("datetime64[ns]")
-        pos = np.searchsorted(tv, np.asarray(times, "datetime64[ns]"))
-        if pos.max() >= tv.size or not np.array_equal(tv[pos], times):
+        pos = np.searchsorted(tv, want)
+        if pos.max() >= tv.size or not np.array_equal(tv[pos], want):
             raise XauroraError(f"time: {t} or its history steps are not in the dataset.")
         sel = slice(int(pos[0]), int(pos[-1]) + 1) if np.all(np.diff(pos) == 1) else pos
-        out = out.isel(time=sel)
-    statics = {n: n.removeprefix(STATIC_PREFIX) for n in names if n.startswith(STATIC_PREFIX)}
-    return out.rename(statics) if statics else out
+        yield base.isel(time=sel)
