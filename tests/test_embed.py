@@ -121,9 +121,11 @@ def test_lazy_input_gives_lazy_result_one_task_per_chunk(tiny, dask_counter):
     with dask_counter() as c:
         emb = ds.aurora.embed(tiny)
     assert c.count == 0 and emb.chunks is not None
-    assert emb.data.numblocks[0] == 3  # time chunks (2, 2, 1) → outputs for times 1..4
+    # time chunks (2, 2, 1) → one task per chunk, for times (1), (2, 3), (4); the result has
+    # uniform chunks (2, 2), as zarr needs
     graph = dict(emb.data.__dask_graph__())
     assert sum("_embed_block" in str(k) for k in graph) == 3
+    assert emb.chunks[0] == (2, 2)
     with dask_counter() as c:
         values = emb.values
     assert c.count == 1
@@ -203,3 +205,13 @@ def test_embedding_leaves_the_dataset_untouched(tiny, small_ds):
     small_ds.aurora.embed(tiny, layer="inputs")
     small_ds.aurora.embed(tiny, layer="backbone")
     xr.testing.assert_identical(small_ds, before)
+
+
+def test_lazy_result_goes_to_zarr_without_rechunking(tiny, tmp_path):
+    ds = xa.testing.synthetic_dataset(n_times=8).chunk(time=3)  # blocks of 2, 3, 2 times
+    emb = ds.aurora.embed(tiny)
+    assert emb.chunks[0] == (3, 3, 1)
+    emb.to_dataset().to_zarr(tmp_path / "e.zarr", zarr_format=2)
+    eager = xa.testing.synthetic_dataset(n_times=8).aurora.embed(tiny)
+    got = xr.open_zarr(tmp_path / "e.zarr")["embedding"]
+    np.testing.assert_allclose(got.values, eager.values, rtol=1e-5, atol=1e-5)

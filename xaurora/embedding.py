@@ -299,6 +299,19 @@ def to_dataarray(values, layout: Layout, times, model, layer: str, cds, steps: i
     return xr.DataArray(values, dims=dims, coords=coords, name="embedding", attrs=attrs)
 
 
+def uniform_time_chunks(values):
+    """``values`` (Dask, time first) with time chunks of equal size but the last.
+
+    A block per input chunk gives the first one fewer analysis times (its first step has no
+    t − Δ), and zarr (``to_zarr``) takes only uniform chunks; merging neighbours in the graph
+    computes every block once still.
+    """
+    sizes = values.chunks[0]
+    if len(sizes) < 2 or len(set(sizes[:-1])) == 1 and sizes[-1] <= sizes[0]:
+        return values
+    return values.rechunk({0: max(sizes)})
+
+
 def _embed_block(sub: xr.Dataset, times, model, layer, batch_size, autocast,
                  check_values: bool = True, edit=None, steps: int = 1) -> np.ndarray:
     # value checks deferred to compute time on lazy input: one pass over the block's data
@@ -394,7 +407,7 @@ def embed(
         shape = (block_t.size, *((steps,) if steps > 1 else ()), len(layout.levels),
                  layout.lat.size, layout.lon.size, layout.n_channel)
         blocks.append(dsa.from_delayed(task, shape=shape, dtype=np.float32))
-    values = dsa.concatenate(blocks, axis=0)
+    values = uniform_time_chunks(dsa.concatenate(blocks, axis=0))
     out = to_dataarray(values, layout, times, model, layer, cds, steps, edit)
     out.attrs["check_values"] = int(check_values)
     if autocast:

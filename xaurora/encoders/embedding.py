@@ -162,7 +162,9 @@ def embed_encoder(ds: xr.Dataset, enc, layer: str = "encoder", static=None, time
         task = dask.delayed(_encode_block, pure=True)(sub, enc, block_t, check_values)
         blocks.append(dsa.from_delayed(task, shape=(block_t.size, *first.shape),
                                        dtype=np.float32))
-    return to_dataarray(dsa.concatenate(blocks, axis=0), enc, times)
+    from xaurora.embedding import uniform_time_chunks
+
+    return to_dataarray(uniform_time_chunks(dsa.concatenate(blocks, axis=0)), enc, times)
 
 
 def _check_cells(cds: xr.Dataset) -> None:
