@@ -299,19 +299,6 @@ def to_dataarray(values, layout: Layout, times, model, layer: str, cds, steps: i
     return xr.DataArray(values, dims=dims, coords=coords, name="embedding", attrs=attrs)
 
 
-def uniform_time_chunks(values):
-    """``values`` (Dask, time first) with time chunks of equal size but the last.
-
-    A block per input chunk gives the first one fewer analysis times (its first step has no
-    t − Δ), and zarr (``to_zarr``) takes only uniform chunks; merging neighbours in the graph
-    computes every block once still.
-    """
-    sizes = values.chunks[0]
-    if len(sizes) < 2 or len(set(sizes[:-1])) == 1 and sizes[-1] <= sizes[0]:
-        return values
-    return values.rechunk({0: max(sizes)})
-
-
 def _embed_block(sub: xr.Dataset, times, model, layer, batch_size, autocast,
                  check_values: bool = True, edit=None, steps: int = 1) -> np.ndarray:
     # value checks deferred to compute time on lazy input: one pass over the block's data
@@ -387,27 +374,17 @@ def embed(
             out.attrs.update(autocast_attrs(cds, times, model, layer, lazy=False))
         return out
 
-    import dask
-    import dask.array as dsa
+    from functools import partial
+
+    from xaurora.lazy import time_blocks
 
     layout = layer_layout(cds, model, layer)
     step = np.timedelta64(int(model.timestep.total_seconds()), "s").astype("timedelta64[ns]")
-    tvals = cds["time"].values.astype("datetime64[ns]")
-    bounds = np.cumsum((0,) + tuple(cds.chunks["time"]))
-    blocks = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        block_t = times[np.isin(times, tvals[lo:hi])]
-        if block_t.size == 0:
-            continue
-        need = np.unique(np.concatenate([block_t - step, block_t]))
-        task = dask.delayed(_embed_block, pure=True)(
-            cds.sel(time=need), block_t, model, layer, batch_size, autocast, check_values, edit,
-            steps
-        )
-        shape = (block_t.size, *((steps,) if steps > 1 else ()), len(layout.levels),
-                 layout.lat.size, layout.lon.size, layout.n_channel)
-        blocks.append(dsa.from_delayed(task, shape=shape, dtype=np.float32))
-    values = uniform_time_chunks(dsa.concatenate(blocks, axis=0))
+    block = partial(_embed_block, model=model, layer=layer, batch_size=batch_size,
+                    autocast=autocast, check_values=check_values, edit=edit, steps=steps)
+    values = time_blocks(cds, times, [step], block, lambda n: (
+        n, *((steps,) if steps > 1 else ()), len(layout.levels), layout.lat.size,
+        layout.lon.size, layout.n_channel))
     out = to_dataarray(values, layout, times, model, layer, cds, steps, edit)
     out.attrs["check_values"] = int(check_values)
     if autocast:

@@ -69,7 +69,7 @@ def encode_values(cds: xr.Dataset, enc, times, progress: bool = False) -> np.nda
     return out
 
 
-def _encode_block(sub: xr.Dataset, enc, times, check: bool) -> np.ndarray:
+def _encode_block(sub: xr.Dataset, times, enc, check: bool) -> np.ndarray:
     if check:
         from xaurora.io.canonical import check_values_of
 
@@ -144,27 +144,15 @@ def embed_encoder(ds: xr.Dataset, enc, layer: str = "encoder", static=None, time
             _check_cells(cds)
         return to_dataarray(encode_values(cds, enc, times, progress), enc, times)
 
-    import dask
-    import dask.array as dsa
+    from functools import partial
+
+    from xaurora.lazy import time_blocks
 
     first = _as_array(enc.encode(_zeros_like(cds, enc, times[0])), enc, times[0])
-    step = _step(enc)
-    history = int(enc.history)
-    tvals = cds["time"].values.astype("datetime64[ns]")
-    bounds = np.cumsum((0,) + tuple(cds.chunks["time"]))
-    blocks = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        block_t = times[np.isin(times, tvals[lo:hi])]
-        if block_t.size == 0:
-            continue
-        need = np.unique(np.concatenate([block_t - k * step for k in range(history)]))
-        sub = cds.sel(time=need)
-        task = dask.delayed(_encode_block, pure=True)(sub, enc, block_t, check_values)
-        blocks.append(dsa.from_delayed(task, shape=(block_t.size, *first.shape),
-                                       dtype=np.float32))
-    from xaurora.embedding import uniform_time_chunks
-
-    return to_dataarray(uniform_time_chunks(dsa.concatenate(blocks, axis=0)), enc, times)
+    back = [k * _step(enc) for k in range(1, int(enc.history))]
+    block = partial(_encode_block, enc=enc, check=check_values)
+    return to_dataarray(time_blocks(cds, times, back, block, lambda n: (n, *first.shape)),
+                        enc, times)
 
 
 def _check_cells(cds: xr.Dataset) -> None:
