@@ -15,30 +15,44 @@ so a lazy dataset stays lazy.
 from __future__ import annotations
 
 import os
-import warnings
 
 import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
+from xaurora.io.checks import (  # noqa: F401  (re-exported: imported from here elsewhere)
+    MAX_MEAN_Z,
+    SMALL_CHECK_BYTES,
+    GridWarning,
+    check_values_of,
+    grid_mismatch,
+    missing_message,
+    norm_stats,
+    require,
+    value_problems,
+    warn_grid,
+)
 from xaurora.io.names import (
     ATMOS_NAMES,
     DIM_NAMES,
-    HINTS,
     STATIC_NAMES,
     STATIC_PREFIX,
     SURFACE_NAMES,
     UNITS,
-    in_scheme,
-    naming_scheme,
 )
 
-# A field whose mean lies further than this many normalisation scales from Aurora's
-# normalisation location is in the wrong units (°C vs K, hPa vs Pa, m vs m² s⁻²).
-MAX_MEAN_Z = 8.0
-PROBLEM = "Cannot be read as is:"
-# below this size, value checks reduce with NumPy in the calling thread (see check_values_of)
-SMALL_CHECK_BYTES = 16 * 2**20
+# Names that lived here before the checks and ``describe`` got modules of their own; other
+# modules import them from here.
+_MOVED = {"describe": "xaurora.io.description", "PROBLEM": "xaurora.io.description"}
+
+
+def __getattr__(name: str):
+    # describe imports this module: re-exported on first use, so that there is no import cycle
+    if name in _MOVED:
+        from importlib import import_module
+
+        return getattr(import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _rename_dims(ds: xr.Dataset) -> xr.Dataset:
@@ -285,179 +299,6 @@ def _is_lazy(da: xr.DataArray) -> bool:
     return da.chunks is not None
 
 
-def require(cds: xr.Dataset, info) -> None:
-    """Raise if a variable the model needs is missing, naming it in the user's naming scheme."""
-    problem = missing_message(cds, info)
-    if problem:
-        raise XauroraError(problem)
-    bad = [v for v in info.atmos_vars if "level" not in cds[v].dims]
-    if bad:
-        raise XauroraError(
-            f"{bad}: atmospheric variables need a pressure-level dim. "
-            f"Fix: add level."
-        )
-
-
-def missing_message(cds: xr.Dataset, info) -> str | None:
-    """The missing-variable problem of ``cds`` for the model ``info`` (None when complete).
-
-    Missing variables are named in the scheme the dataset uses (a CDS file is told ``t2m``,
-    not Aurora's ``2t``).
-    """
-    need = [*info.surf_vars, *info.atmos_vars, *(STATIC_PREFIX + v for v in info.static_vars)]
-    missing = [v for v in need if v not in cds.data_vars]
-    if not missing:
-        return None
-    scheme = naming_scheme(cds[v].attrs.get("source_name", v) for v in cds.data_vars)
-    names = [in_scheme(v, scheme) + (" (static)" if v.startswith(STATIC_PREFIX) else "")
-             for v in missing]
-    return (
-        f"dataset: missing variable(s) {names} needed by {info.name} (named as in the "
-        f"{scheme} scheme your dataset uses). Fix: add them under an Aurora, ECMWF/CDS or "
-        f"WeatherBench2 name; static fields can be passed with static= (a Dataset or a "
-        f"netCDF path), or come from the checkpoint's released statics "
-        f"(xaurora.io.static.released_static(info, download=True) caches them)."
-    )
-
-
-def norm_stats(var: str, level: int | None = None) -> tuple[float, float]:
-    """Aurora's normalisation (location, scale) for a canonical variable name."""
-    from aurora.normalisation import level_to_str, locations, scales
-
-    key = var.removeprefix(STATIC_PREFIX)
-    if level is not None:
-        key = f"{key}_{level_to_str(level)}"
-    return float(locations[key]), float(scales[key])
-
-
-def check_values_of(da: xr.DataArray, name: str) -> None:
-    """NaN and unit checks of one canonical variable (computes it).
-
-    One pass: a NaN or infinity makes the float64 mean non-finite, so the mean per level checks
-    both the units and the missing values; the position of a bad value is only searched for
-    when there is one.
-    """
-    import torch
-
-    values = np.asarray(da.values)
-    src = da.attrs.get("source_name", name)
-    per_level = "level" in da.dims
-    axis = da.dims.index("level") if per_level else None
-    reduce = tuple(i for i in range(values.ndim) if i != axis)
-    if values.nbytes < SMALL_CHECK_BYTES:
-        # a streamed step or two: waking torch's thread pool costs more than the sum (and
-        # competes with the model's own threads when run beside it)
-        means = np.atleast_1d(values.mean(axis=reduce, dtype=np.float64))
-    else:
-        # torch reduces on every core and avoids a float64 copy: ~10× faster than numpy here
-        with warnings.catch_warnings():  # read-only arrays (netCDF-backed) are only read
-            warnings.simplefilter("ignore", UserWarning)
-            tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
-        means = np.atleast_1d(tensor.mean(dim=reduce).double().numpy())
-    if not np.isfinite(means).all():
-        raise XauroraError(_nan_message(da, values, src))
-    levels = da["level"].values if per_level else [None]
-    for mean, lev in zip(means, levels):
-        loc, scale = norm_stats(name, lev)
-        z = (mean - loc) / scale
-        if abs(z) > MAX_MEAN_Z:
-            raise XauroraError(_units_message(src, name, lev, mean, loc, z))
-
-
-def _nan_message(da: xr.DataArray, values: np.ndarray, src: str) -> str:
-    bad = ~np.isfinite(values)
-    idx = dict(zip(da.dims, np.argwhere(bad)[0].tolist()))
-    return (
-        f"{src}: contains NaN or infinite values ({int(bad.sum())} of {bad.size}, first at index "
-        f"{idx}). Fix: fill or drop them (Aurora cannot take missing data), e.g. "
-        f"ds['{src}'].fillna(...) or select other times; or pass check_values=False if you "
-        f"mean it."
-    )
-
-
-def _units_message(src: str, name: str, lev, mean: float, loc: float, z: float) -> str:
-    at = "" if lev is None else f" at {int(lev)} hPa"
-    return (
-        f"{src}: values{at} average {mean:.4g}, far from the expected "
-        f"≈{loc:.4g} {UNITS.get(name, '')} ({z:+.0f} normalisation scales). "
-        f"Fix: {HINTS.get(name, 'convert to ERA5 units')}."
-    )
-
-
-def value_problems(da: xr.DataArray, name: str) -> list[str]:
-    """Every problem :func:`check_values_of` would raise for, not only the first (for ``info``).
-
-    >>> import xaurora as xa
-    >>> cds = canonicalize(xa.testing.synthetic_dataset(), check_values=False)
-    >>> value_problems(cds["2t"], "2t")
-    []
-    >>> [p.split(":")[0] for p in value_problems(cds["2t"] - 273.15, "2t")]
-    ['2t']
-    """
-    values = np.asarray(da.values, dtype=np.float64)
-    src = da.attrs.get("source_name", name)
-    out = []
-    if not np.isfinite(values).all():
-        out.append(_nan_message(da, values, src))
-    per_level = "level" in da.dims
-    levels = da["level"].values if per_level else [None]
-    for i, lev in enumerate(levels):
-        sub = np.take(values, i, axis=da.dims.index("level")) if per_level else values
-        sub = sub[np.isfinite(sub)]
-        if not sub.size:
-            continue
-        mean = float(sub.mean())
-        loc, scale = norm_stats(name, lev)
-        z = (mean - loc) / scale
-        if abs(z) > MAX_MEAN_Z:
-            out.append(_units_message(src, name, lev, mean, loc, z))
-    return out
-
-
-class GridWarning(UserWarning):
-    """The data's grid differs from the grid the checkpoint was trained on."""
-
-
-def grid_mismatch(cds: xr.Dataset, info) -> str | None:
-    """A warning text when ``cds`` is not on ``info``'s training grid (None when it is).
-
-    The training grid's extra latitude row (721 → 720, which Aurora crops) may be absent.
-
-    >>> import xaurora as xa
-    >>> cds = canonicalize(xa.testing.synthetic_dataset(), check_values=False)
-    >>> grid_mismatch(cds, xa.MODELS["aurora-0.25-pretrained"])[:68]
-    'grid: the data are on a 33 × 64 grid (5.625° × 5.625°), but aurora-0'
-    >>> "trained on 721 × 1440 (0.25°)" in grid_mismatch(cds, xa.MODELS["aurora-0.25-pretrained"])
-    True
-    """
-    if getattr(info, "grid", None) is None:  # a user module (xa.from_module): grid unknown
-        return None
-    n_lat, n_lon = cds.sizes["lat"], cds.sizes["lon"]
-    t_lat, t_lon = info.grid
-    if n_lon == t_lon and n_lat in (t_lat, t_lat - 1):
-        return None
-    lat, lon = cds["lat"].values, cds["lon"].values
-    dlat = float(np.abs(np.diff(lat)).mean()) if lat.size > 1 else float("nan")
-    dlon = float(np.diff(lon).mean()) if lon.size > 1 else float("nan")
-    return (
-        f"grid: the data are on a {n_lat} × {n_lon} grid ({dlat:.4g}° × {dlon:.4g}°), but "
-        f"{info.name} was trained on {t_lat} × {t_lon} ({info.resolution:g}°). Aurora runs on "
-        f"any grid whose size divides by the patch size, but its weights only know the "
-        f"training grid: results on another grid are out of distribution. Fix: regrid to the "
-        f"{info.resolution:g}° global grid, or silence this with warnings.filterwarnings("
-        f"'ignore', category=xaurora.io.canonical.GridWarning) if you mean it."
-    )
-
-
-def warn_grid(cds: xr.Dataset, model, stacklevel: int = 3) -> None:
-    """Warn (:class:`GridWarning`) when a trained model runs on another grid than its own."""
-    if getattr(model, "random_weights", True):  # random weights were never trained on a grid
-        return
-    text = grid_mismatch(cds, model.info)
-    if text:
-        warnings.warn(text, GridWarning, stacklevel=stacklevel)
-
-
 def input_grid(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """The user's latitude and longitude values, in the user's order and convention."""
     raw = _rename_dims(ds)
@@ -475,130 +316,3 @@ def to_input_grid(obj, lat, lon):
         lat=("lat", np.asarray(lat), obj["lat"].attrs),
         lon=("lon", np.asarray(lon), obj["lon"].attrs),
     )
-
-
-def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
-             model="aurora-0.25-pretrained", check_times: int | None = 4) -> str:
-    """A human-readable account of how ``ds`` is read (used by ``xaurora info``).
-
-    Runs the checks that methods running the model run (reading, units, NaNs, pressure levels,
-    the variables ``model`` needs, its patch size and training grid) and lists *every* problem
-    found, after a line ``Cannot be read as is: N problem(s)``. Values are checked on
-    ``check_times`` time steps spread over the data (``None``: all of them).
-    """
-    from xaurora.models.registry import get_info
-
-    info = get_info(model) if isinstance(model, str) else getattr(model, "info", model)
-    if timestep_hours is None:
-        timestep_hours = info.timestep.total_seconds() / 3600 if info is not None else 6.0
-    lines, problems, notes = [], [], []
-    raw = _rename_dims(ds)
-    for name, da in raw.data_vars.items():
-        role = _classify(str(name), da)
-        what = "ignored (not an Aurora input)" if role is None else f"{role[0]:6s} → {role[1]}"
-        lines.append(f"  {str(name):28s} {str(tuple(da.dims)):40s} {what}")
-    head = [f"Variables ({len(raw.data_vars)}):", *lines]
-    try:
-        cds = canonicalize(ds, static=static, check_values=False)
-    except ValueError as err:  # say what was understood, then what stops reading it
-        problems.append(str(err))
-        for name in raw.data_vars:  # the values of each variable that can be read alone
-            if _classify(str(name), raw[name]) is None:
-                continue
-            try:
-                one = canonicalize(ds[[name]], check_values=False)
-            except ValueError:
-                continue
-            for canon in one.data_vars:
-                problems += value_problems(_some_times(one[canon], check_times), str(canon))
-        return _with_problems(head, problems, notes)
-    if static is None and info is not None and not any(
-            str(v).startswith(STATIC_PREFIX) for v in cds.data_vars):
-        from xaurora.io.static import released_static
-
-        released = released_static(info)  # as embed does: the checkpoint's statics, if cached
-        if released is not None:
-            try:
-                cds = canonicalize(ds, static=released, check_values=False)
-                notes.append(f"Static fields from {info.name}'s released file in the Hugging "
-                             f"Face cache.")
-            except ValueError as err:
-                problems.append(f"{err} (the static fields released with {info.name})")
-    head.append("Grid:")
-    lat, lon = cds["lat"].values, cds["lon"].values
-    head.append(f"  lat {lat.size} rows {lat[0]:g} → {lat[-1]:g} (descending after reading)")
-    head.append(f"  lon {lon.size} cols {lon[0]:g} → {lon[-1]:g} (wrapped to [0, 360))")
-    from xaurora.grid import patch_centres
-
-    sizes = (4, 10, 3) if info is None else (info.patch_size,)
-    for p in sizes:
-        try:
-            la, lo = patch_centres(lat, lon, p)
-            head.append(f"  patch size {p}: {la.size} × {lo.size} patches")
-        except ValueError as e:
-            head.append(f"  patch size {p}: not usable ({str(e).split('.')[0]})")
-            if info is not None:
-                problems.append(str(e))
-    if info is not None:
-        mismatch = grid_mismatch(cds, info)
-        if mismatch:
-            notes.append("Warning: " + mismatch.split(" Fix:")[0])
-    if "level" in cds.dims:
-        head.append(f"Levels (hPa): {cds['level'].values.tolist()}")
-    if "time" in cds.dims:
-        from xaurora.batch import analysis_times
-
-        t = cds["time"].values
-        at = analysis_times(cds, np.timedelta64(int(timestep_hours * 3600), "s"), strict=False)
-        iso = [np.datetime_as_string(np.datetime64(x, "m"), unit="m") for x in (t[0], t[-1])]
-        head.append(f"Times: {t.size} from {iso[0]} to {iso[1]}; {at.size} have their "
-                    f"t − {timestep_hours:g} h step (usable analysis times)")
-        if at.size == 0:
-            problems.append(f"time: no time step has its previous step t − {timestep_hours:g} h "
-                            f"(Aurora needs both). Fix: include consecutive time steps.")
-    names = result_names(cds)
-    statics = [f"{v} ({cds[v].attrs.get('source_name', v)}"
-               + (" from static=" if static is not None and v not in _own_statics(raw) else "")
-               + (f", named {names[v]} in results)" if names[v] != cds[v].attrs.get(
-                   "source_name", v) else ")")
-               for v in cds.data_vars if str(v).startswith(STATIC_PREFIX)]
-    head.append(f"Static fields: {', '.join(statics) or 'none (pass static=...)'}")
-    lazy = any(cds[v].chunks is not None for v in cds.data_vars)
-    head.append(f"Backed by {'Dask (lazy)' if lazy else 'memory'}")
-    if info is not None:
-        missing = missing_message(cds, info)
-        if missing:
-            problems.append(missing)
-    try:
-        atmos = [v for v in cds.data_vars if "level" in cds[v].dims]
-        if atmos:
-            _check_levels(cds["level"].values, atmos)
-    except ValueError as err:
-        problems.append(str(err))
-    else:
-        n_t = cds.sizes.get("time", 0)
-        if check_times is not None and n_t > check_times:
-            notes.append(f"Values (units, NaN) checked at {check_times} of {n_t} time steps; "
-                         f"embed checks every step it reads.")
-        for v in cds.data_vars:
-            problems += value_problems(_some_times(cds[v], check_times), str(v))
-    return _with_problems(head, problems, notes)
-
-
-def _own_statics(raw: xr.Dataset) -> set[str]:
-    """Canonical names of the static fields the dataset itself holds."""
-    return {c[1] for n in raw.data_vars if (c := _classify(str(n), raw[n])) and c[0] == "static"}
-
-
-def _some_times(da: xr.DataArray, n: int | None) -> xr.DataArray:
-    if n is None or "time" not in da.dims or da.sizes["time"] <= n:
-        return da
-    return da.isel(time=np.unique(np.linspace(0, da.sizes["time"] - 1, n).round().astype(int)))
-
-
-def _with_problems(head: list[str], problems: list[str], notes: list[str]) -> str:
-    out = [*head, *notes]
-    if problems:
-        out.append(f"{PROBLEM} {len(problems)} problem(s):")
-        out += [f"  {i}. {p}" for i, p in enumerate(problems, 1)]
-    return "\n".join(out)
