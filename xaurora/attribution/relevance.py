@@ -32,6 +32,7 @@ from xaurora.io.canonical import (
     warn_grid,
 )
 from xaurora.io.names import STATIC_PREFIX
+from xaurora.io.normalisation import batch_locations, norm_stats, unnormalise
 
 __all__ = ["METHODS", "relevance", "vertical_profile"]
 
@@ -106,7 +107,6 @@ def target_field(module, batch, target: Target, edits=None):
     ``edits`` (``xa.edit`` objects) act inside every step. Runs under the module's lock.
     """
     from aurora import rollout
-    from aurora.normalisation import unnormalise_atmos_var, unnormalise_surf_var
 
     var = target.aurora_variable
     li = _check_level(target, batch.metadata.atmos_levels)
@@ -124,9 +124,8 @@ def target_field(module, batch, target: Target, edits=None):
             pass
     pred = captured["p"]
     if target.is_atmospheric:
-        y = pred.atmos_vars[var][:, li]
-        return unnormalise_atmos_var(y[:, None], var, (target.level,))[:, 0]
-    return unnormalise_surf_var(pred.surf_vars[var], var, stats=module.surf_stats)
+        return unnormalise(pred.atmos_vars[var][:, li], var, target.level)
+    return unnormalise(pred.surf_vars[var], var, surf_stats=module.surf_stats)
 
 
 def target_value(module, batch, target: Target, lat, lon, edits=None):
@@ -141,32 +140,8 @@ def target_value(module, batch, target: Target, lat, lon, edits=None):
 
 def output_offset(module, target: Target) -> float:
     """The output normalisation location of the target: a sink of the unnormalisation."""
-    import torch
-    from aurora.normalisation import unnormalise_atmos_var, unnormalise_surf_var
-
-    z = torch.zeros(1, 1, 1, 1, dtype=torch.float64)
-    var = target.aurora_variable
-    if target.is_atmospheric:
-        return float(unnormalise_atmos_var(z, var, (target.level,)).squeeze())
-    return float(unnormalise_surf_var(z, var, stats=module.surf_stats).squeeze())
-
-
-def input_locations(module, batch) -> dict[tuple[str, str], object]:
-    """Aurora's normalisation location μ for every input tensor, broadcastable to it."""
-    import torch
-    from aurora.normalisation import unnormalise_atmos_var, unnormalise_surf_var
-
-    out = {}
-    dt = next(iter(batch.surf_vars.values())).dtype
-    for k in batch.surf_vars:
-        out["surf", k] = unnormalise_surf_var(torch.zeros((), dtype=dt), k, module.surf_stats)
-    for k in batch.static_vars:
-        out["static", k] = unnormalise_surf_var(torch.zeros((), dtype=dt), k, module.surf_stats)
-    levels = batch.metadata.atmos_levels
-    for k in batch.atmos_vars:
-        out["atmos", k] = unnormalise_atmos_var(torch.zeros(len(levels), 1, 1, dtype=dt), k,
-                                                levels)
-    return out
+    level = target.level if target.is_atmospheric else None
+    return norm_stats(target.aurora_variable, level, module.surf_stats)[0]
 
 
 def leaves(batch, device=None):
@@ -237,7 +212,7 @@ def _baseline_batch(prep, model, baseline, static):
     from aurora import Batch
 
     if baseline is None:
-        mu = input_locations(prep.module, prep.batch)
+        mu = batch_locations(prep.batch, prep.module.surf_stats)
         b = prep.batch
         full = {k: torch.broadcast_to(mu[k], v.shape).clone()
                 for k, v in leaves(b)[1].items()}
@@ -345,7 +320,7 @@ def relevance(ds, model, target: Target, time=None, method: str = "lrp", static=
             rel = {k: g[k].abs() for k in g}
             sink = float("nan")
         else:
-            mu = input_locations(prep.module, prep.batch)
+            mu = batch_locations(prep.batch, prep.module.surf_stats)
             rel = {k: (x[k].detach() - mu[k]) * g[k] for k in g}
             sink = sink + mu_out  # the output offset is a sink of the unnormalisation
         total = float(sum(float(r.double().sum()) for r in rel.values()))

@@ -27,7 +27,6 @@ from xaurora.io.checks import (  # noqa: F401  (re-exported: imported from here 
     check_values_of,
     grid_mismatch,
     missing_message,
-    norm_stats,
     require,
     value_problems,
     warn_grid,
@@ -40,6 +39,7 @@ from xaurora.io.names import (
     SURFACE_NAMES,
     UNITS,
 )
+from xaurora.io.normalisation import has_stats, levels_with_stats
 
 # Names that lived here before the checks and ``describe`` got modules of their own; other
 # modules import them from here.
@@ -169,13 +169,10 @@ def _normalise_levels(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _check_levels(levels, names) -> None:
-    from aurora.normalisation import level_to_str, locations
-
     for v in names:
-        bad = [int(p) for p in levels if f"{v}_{level_to_str(p)}" not in locations]
+        bad = [int(p) for p in levels if not has_stats(v, p)]
         if bad:
-            ok = sorted({int(k.split("_")[1]) for k in locations if k.startswith(f"{v}_")
-                         and k.split("_")[1].isdigit()})
+            ok = levels_with_stats(v)
             raise XauroraError(
                 f"{v}: pressure level(s) {bad} hPa are not supported (Aurora has normalisation "
                 f"statistics only for {ok}). Fix: ds.sel(level={ok}) or interpolate."

@@ -20,6 +20,7 @@ import xarray as xr
 
 from xaurora.errors import XauroraError
 from xaurora.io.names import HINTS, STATIC_PREFIX, UNITS, in_scheme, naming_scheme
+from xaurora.io.normalisation import norm_stats
 
 # A field whose mean lies further than this many normalisation scales from Aurora's
 # normalisation location is in the wrong units (°C vs K, hPa vs Pa, m vs m² s⁻²).
@@ -61,16 +62,6 @@ def missing_message(cds: xr.Dataset, info) -> str | None:
         f"netCDF path), or come from the checkpoint's released statics "
         f"(xaurora.io.static.released_static(info, download=True) caches them)."
     )
-
-
-def norm_stats(var: str, level: int | None = None) -> tuple[float, float]:
-    """Aurora's normalisation (location, scale) for a canonical variable name."""
-    from aurora.normalisation import level_to_str, locations, scales
-
-    key = var.removeprefix(STATIC_PREFIX)
-    if level is not None:
-        key = f"{key}_{level_to_str(level)}"
-    return float(locations[key]), float(scales[key])
 
 
 def check_values_of(da: xr.DataArray, name: str) -> None:
