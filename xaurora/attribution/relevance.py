@@ -24,13 +24,7 @@ from xaurora.batch import make_batch, select_times
 from xaurora.errors import XauroraError
 from xaurora.grid import check_lon, used_rows
 from xaurora.hooks import edit_hooks, exclusive, hooked
-from xaurora.io.canonical import (
-    canonicalize,
-    input_grid,
-    result_names,
-    to_input_grid,
-    warn_grid,
-)
+from xaurora.io.canonical import canonicalize, uncanonicalize, warn_grid
 from xaurora.io.names import STATIC_PREFIX
 from xaurora.io.normalisation import batch_locations, norm_stats, unnormalise
 
@@ -235,7 +229,6 @@ def _to_dataset(prep, model, rel: dict, attrs: dict, units: str) -> xr.Dataset:
     if "level" in cds.coords:
         coords["level"] = cds["level"]
     data = {}
-    names = result_names(cds)  # the user's names, never two alike (static z vs atmospheric z)
     for (kind, k), r in rel.items():
         a = r.detach().double().cpu().numpy()
         canon = STATIC_PREFIX + k if kind == "static" else k
@@ -248,11 +241,10 @@ def _to_dataset(prep, model, rel: dict, attrs: dict, units: str) -> xr.Dataset:
                   "long_name": f"relevance of {what} for the target"}
         if canon in cds and "source_name" in cds[canon].attrs:
             vattrs["source_name"] = cds[canon].attrs["source_name"]
-        name = names.get(canon, canon)
-        if name in data:  # cannot happen with result_names; never drop relevance silently
-            raise RuntimeError(f"relevance: two inputs would both be named {name!r}.")
-        data[name] = (dims, a, vattrs)
-    out = xr.Dataset(data, coords=coords)
+        data[canon] = (dims, a, vattrs)
+    # the user's names (never two alike: static z vs atmospheric z), latitude order and lon
+    # convention, from what canonicalize recorded
+    out = uncanonicalize(xr.Dataset(data, coords=coords), cds)
     out.attrs = attrs
     return out
 
@@ -332,8 +324,7 @@ def relevance(ds, model, target: Target, time=None, method: str = "lrp", static=
             attrs["rule"] = rule_set(rule).name
             attrs["conservation_error"] = f - total - sink
     units = "" if method == "saliency" else _target_units(prep.cds, target)
-    out = _to_dataset(prep, model, rel, attrs, units)
-    return to_input_grid(out, *input_grid(ds))  # the user's latitude order and lon convention
+    return _to_dataset(prep, model, rel, attrs, units)
 
 
 def _target_units(cds, target: Target) -> str:

@@ -2,9 +2,11 @@
 
 Canonical form: Aurora variable names (statics prefixed ``static_``), dims ``time``, ``level``
 (int hPa), ``lat`` (descending), ``lon`` ([0, 360) ascending), float32. Each variable keeps its
-user-facing name in ``attrs["source_name"]`` so results can be named as in the input. Checks
-that need the data (NaNs, units) run eagerly on in-memory data and inside the task on Dask data,
-so a lazy dataset stays lazy.
+user-facing name in ``attrs["source_name"]`` so results can be named as in the input, and the
+dataset records the user's grid in its attrs (``xaurora_source_lat``/``xaurora_source_lon``, and
+in words ``xaurora_lat_order``/``xaurora_lon_convention``), so :func:`uncanonicalize` puts results
+back on it without reading the input again. Checks that need the data (NaNs, units) run eagerly
+on in-memory data and inside the task on Dask data, so a lazy dataset stays lazy.
 
 >>> import xaurora as xa
 >>> ds = xa.testing.synthetic_dataset(naming="cds")
@@ -183,7 +185,8 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
     """Read ``ds`` (Aurora, ECMWF/CDS or WeatherBench2 names) into the canonical Aurora layout.
 
     ``static`` (Dataset, DataArray or path) supplies or overrides static fields. ``info`` (a
-    registry entry) restricts the check to the variables the model needs.
+    registry entry) restricts the check to the variables the model needs. The attrs record how
+    to undo the reading (see :func:`uncanonicalize`).
     """
     if isinstance(ds, xr.DataArray):
         raise XauroraError(
@@ -191,6 +194,7 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
         )
     ds = _rename_dims(ds)
     _check_grid(ds)
+    undo = _source_grid(ds["lat"].values, ds["lon"].values)
     ds = _normalise_lon(ds)
     out: dict[str, xr.DataArray] = {}
     for name, da in ds.data_vars.items():
@@ -241,7 +245,7 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
         var = da.variable.transpose(*order).astype(np.float32, copy=False)
         variables[name] = xr.Variable(var.dims, var.data, attrs)
     # built in one go: assigning variables one by one re-merges the dataset each time
-    cds = xr.Dataset(variables, coords=cds.coords)
+    cds = xr.Dataset(variables, coords=cds.coords, attrs=undo)
     if "time" in cds.dims:
         if np.any(np.diff(cds["time"].values) < np.timedelta64(0)):
             cds = cds.sortby("time")
@@ -296,20 +300,67 @@ def _is_lazy(da: xr.DataArray) -> bool:
     return da.chunks is not None
 
 
-def input_grid(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """The user's latitude and longitude values, in the user's order and convention."""
-    raw = _rename_dims(ds)
-    return raw["lat"].values, raw["lon"].values
+def _source_grid(lat: np.ndarray, lon: np.ndarray) -> dict:
+    """What :func:`uncanonicalize` needs to undo the grid: the user's coordinates as given.
+
+    The order and convention are recorded in words for people reading the attrs; the undo uses
+    the values, so even a non-dyadic grid (0.1°) comes back bit for bit.
+    """
+    step = np.diff(np.asarray(lat, dtype=np.float64))
+    order = "descending" if (step < 0).all() else "ascending" if (step > 0).all() else "unordered"
+    lo, hi = (float(lon.min()), float(lon.max())) if lon.size else (0.0, 0.0)
+    convention = ("[0, 360)" if lo >= 0 and hi < 360 else "[-180, 180)" if lo >= -180 and hi < 180
+                  else f"[{lo:g}, {hi:g}]")
+    return {"xaurora_lat_order": order, "xaurora_lon_convention": convention,
+            "xaurora_source_lat": np.array(lat), "xaurora_source_lon": np.array(lon)}
+
+
+def uncanonicalize(obj, cds: xr.Dataset):
+    """Put a result laid out like ``cds`` back on the user's grid and names, from ``cds.attrs``.
+
+    ``obj`` (Dataset or DataArray) has ``cds``'s ``lat``/``lon`` (or a subset of them): rows and
+    columns come back in the user's order with the user's own coordinate values (e.g. latitude
+    ascending, longitudes in [-180, 180)); values are only reordered. Variables named as in
+    ``cds`` (Aurora's names) get the user's names (:func:`result_names`). The user's dataset is
+    not read again: :func:`canonicalize` recorded what is needed in ``cds.attrs``.
+
+    >>> import xaurora as xa
+    >>> ds = xa.testing.synthetic_dataset(naming="wb2")  # latitude ascending
+    >>> cds = canonicalize(ds)
+    >>> cds.attrs["xaurora_lat_order"], float(cds.lat[0])
+    ('ascending', 90.0)
+    >>> back = uncanonicalize(cds[["2t"]], cds)
+    >>> list(back.data_vars), bool((back.lat.values == ds.latitude.values).all())
+    (['2m_temperature'], True)
+    """
+    if "xaurora_source_lat" not in cds.attrs:
+        raise XauroraError(
+            "cds: has no record of the user's grid (attrs xaurora_source_lat/lon). Fix: pass the "
+            "Dataset that xaurora.canonicalize returned (its attrs must be kept)."
+        )
+    lat = np.asarray(cds.attrs["xaurora_source_lat"])
+    lon = np.asarray(cds.attrs["xaurora_source_lon"])
+    if "lat" in obj.dims:
+        lat = lat[np.isin(lat, obj["lat"].values)]
+    if "lon" in obj.dims:
+        lon = lon[np.isin(np.mod(lon.astype(np.float64), 360.0), obj["lon"].values)]
+    out = to_input_grid(obj, lat if "lat" in obj.dims else None, lon if "lon" in obj.dims else None)
+    names = result_names(cds)
+    if isinstance(out, xr.Dataset):
+        return out.rename({k: names[k] for k in map(str, out.data_vars) if k in names})
+    return out.rename(names[out.name]) if out.name in names else out
 
 
 def to_input_grid(obj, lat, lon):
-    """Lay a result on the canonical grid out on the user's grid (order and lon convention).
+    """Lay a result on the canonical grid out on the grid given by the user's ``lat``/``lon``.
 
-    Values are only reordered: canonical longitudes are the user's wrapped to [0, 360).
+    Values are only reordered: canonical longitudes are the user's wrapped to [0, 360). ``None``
+    leaves that dim as it is.
     """
-    wrapped = np.mod(np.asarray(lon, dtype=np.float64), 360.0)
-    out = obj.sel(lat=np.asarray(lat, dtype=obj["lat"].dtype), lon=wrapped)
-    return out.assign_coords(
-        lat=("lat", np.asarray(lat), obj["lat"].attrs),
-        lon=("lon", np.asarray(lon), obj["lon"].attrs),
-    )
+    if lat is not None:
+        obj = obj.sel(lat=np.asarray(lat, dtype=obj["lat"].dtype))
+        obj = obj.assign_coords(lat=("lat", np.asarray(lat), obj["lat"].attrs))
+    if lon is not None:
+        obj = obj.sel(lon=np.mod(np.asarray(lon, dtype=np.float64), 360.0))
+        obj = obj.assign_coords(lon=("lon", np.asarray(lon), obj["lon"].attrs))
+    return obj
