@@ -173,3 +173,28 @@ def test_info_uses_cached_released_statics_as_embed_does(monkeypatch, tmp_path):
     monkeypatch.setattr("huggingface_hub.hf_hub_download", lambda **kw: str(blob))
     text = describe(ds)
     assert "released file" in text and "missing" not in text
+
+
+@pytest.mark.parametrize("threads", [True, False])
+def test_value_check_means_agree_with_float64_and_survive_fill_values(threads):
+    """The float32 sums of the check give the float64 means' verdicts: in range passes, a
+    shifted field fails as units, NaN fails as missing, and a netCDF fill value (finite, but
+    overflowing a float32 sum) is reported as a units problem, not a crash."""
+    from xaurora.errors import XauroraError
+    from xaurora.io.canonical import canonicalize, check_values_of
+
+    cds = canonicalize(xa.testing.synthetic_dataset(n_times=3), check_values=False)
+    for name in ("2t", "t", "msl"):
+        check_values_of(cds[name], name, threads=threads)  # in range
+    with pytest.raises(XauroraError, match="average"):
+        check_values_of(cds["2t"] - 273.15, "2t", threads=threads)
+    bad = cds["t"].copy()
+    bad[0, 1, 2, 3] = np.nan
+    with pytest.raises(XauroraError, match=r"NaN or infinite .*first at index \{'time': "
+                                           r"'2020-01-01T00:00', 'level': 1, 'lat': 2, "
+                                           r"'lon': 3\}"):
+        check_values_of(bad, "t", threads=threads)
+    fill = cds["msl"].copy()
+    fill[:] = np.float32(9.96921e36)
+    with pytest.raises(XauroraError, match="average 9.969e"):
+        check_values_of(fill, "msl", threads=threads)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -60,22 +61,23 @@ def test_start_end_select_times(src, tmp_path):
 
 def test_crash_between_writes_then_resume(src, expected, tmp_path, monkeypatch):
     """Crash after an embedding is written but before its done flag: resume rewrites it."""
+    from xaurora.io import writer as writer_mod
+
     out = str(tmp_path / "e.zarr")
-    real = xr.Dataset.to_zarr
-    calls = {"n": 0}
+    real = writer_mod.RegionWriter._write
 
-    def flaky(self, *args, **kwargs):
-        if "region" in kwargs:
-            calls["n"] += 1
-            if calls["n"] == 5:  # the 3rd step's embedding is written, its flag is not
-                raise KeyboardInterrupt
-        return real(self, *args, **kwargs)
+    def flaky(self, positions, values):
+        if 2 in positions:  # the 3rd step's embedding is written, its flag is not
+            self._embedding[2:3] = values[list(positions).index(2)][None]
+            raise KeyboardInterrupt
+        return real(self, positions, values)
 
-    monkeypatch.setattr(xr.Dataset, "to_zarr", flaky)
+    monkeypatch.setattr(writer_mod.RegionWriter, "_write", flaky)
     with pytest.raises(KeyboardInterrupt):
-        cli.embed_to_zarr(str(src), out, progress=False)
-    monkeypatch.setattr(xr.Dataset, "to_zarr", real)
+        cli.embed_to_zarr(str(src), out, progress=False, batch_size=1)
+    monkeypatch.setattr(writer_mod.RegionWriter, "_write", real)
     assert xr.open_zarr(out)["done"].values.tolist() == [1, 1, 0, 0, 0, 0]
+    assert not any(t.name == writer_mod.THREAD_NAME for t in threading.enumerate())
 
     written = []
     import xaurora.embedding as emb_mod

@@ -45,6 +45,32 @@ def test_canonical_layout_and_static_handling():
     assert cds["level"].values.tolist() == [500, 850] and cds["2t"].dtype == np.float32
 
 
+@pytest.mark.parametrize("lon_180", [False, True])
+@pytest.mark.parametrize("lat_ascending", [False, True])
+@pytest.mark.parametrize("static_180", [False, True])
+def test_grid_orders_of_data_and_static_file_give_one_canonical_dataset(lon_180, lat_ascending,
+                                                                        static_180):
+    """Whatever the longitude convention and latitude order of the data and (independently) of
+    a separate static file, every field lands on the same canonical grid point."""
+    def relayout(ds, to_180, ascending):
+        if to_180:
+            lon = ds.longitude.values
+            ds = ds.assign_coords(longitude=np.where(lon >= 180, lon - 360, lon))
+        return ds.isel(latitude=slice(None, None, -1)) if ascending else ds
+
+    full = xa.testing.synthetic_dataset(naming="cds", n_times=3)
+    static = full[["lsm", "slt", "geopotential_at_surface"]].rename(geopotential_at_surface="z")
+    dyn = full.drop_vars(["lsm", "slt", "geopotential_at_surface"])
+    ref = canonicalize(dyn, static=static)
+    user = relayout(dyn, lon_180, lat_ascending)
+    got = canonicalize(user, static=relayout(static, static_180, not lat_ascending))
+    # identical but for the record of the user's own grid (what uncanonicalize undoes)
+    xr.testing.assert_identical(ref.drop_attrs(deep=False), got.drop_attrs(deep=False))
+    np.testing.assert_array_equal(got.attrs["xaurora_source_lat"], user.latitude.values)
+    np.testing.assert_array_equal(got.attrs["xaurora_source_lon"], user.longitude.values)
+    assert got.lon.attrs == {"units": "degrees_east"} and got.level.attrs == {"units": "hPa"}
+
+
 def _real_dataset():
     """Real ERA-Interim z/u/v (CDS layout, lon −180…, float64) + generated t/q/surface fields,
     with real ERA5 statics passed as a separate file."""

@@ -116,7 +116,8 @@ def test_error_in_background_thread_reaches_the_caller(tiny, ds5):
     cds = canonicalize(bad.chunk(time=1), info=tiny.info)
     times = select_times(cds, tiny.timestep)
     with pytest.raises(ValueError,
-                       match=r"^2t: contains NaN or infinite values \(1 of 8448, first at"):
+                       match=r"^2t: contains NaN or infinite values \(1 of \d+, first at "
+                             r"index \{'time': '2020-01-01T18:00', 'lat': 5, 'lon': 7\}"):
         embed_values(cds, times, tiny, "encoder", check_values=True, prefetch=1)
     assert not _threads_left()
 
@@ -135,7 +136,8 @@ def test_error_in_background_thread_reaches_the_caller(tiny, ds5):
 
 
 @pytest.mark.parametrize("how", ["break", "ctrl-c", "error while writing"])
-def test_leaving_early_stops_the_thread(tiny, how):
+def test_leaving_early_stops_the_thread(tiny, how, monkeypatch):
+    monkeypatch.setattr(pipeline, "READ_AHEAD", 2)  # a queue of 2 batches: the reader blocks
     ds = xa.testing.synthetic_dataset(n_times=9)
     cds = canonicalize(ds.chunk(time=1), info=tiny.info)
     times = select_times(cds, tiny.timestep)
@@ -207,3 +209,29 @@ def test_cuda_batches_are_pinned_and_moved(tiny, ds5):  # pragma: no cover - GPU
         assert all(b.surf_vars["2t"].is_cuda for _, b in it)
     got = ds5.aurora.embed(model).values
     np.testing.assert_allclose(got, ds5.aurora.embed(tiny).values, rtol=1e-3, atol=1e-4)
+
+
+def test_reads_are_memory_bounded_and_the_queue_holds_one_read(tiny, monkeypatch):
+    """A read of lazy data takes as many steps as fit in READ_BYTES (at most READ_AHEAD), and
+    the thread may queue the batches of one whole read, so the model never waits for a read
+    while batches of the previous one remain."""
+    ds = xa.testing.synthetic_dataset(n_times=9)
+    cds = canonicalize(ds.chunk(time=1), info=tiny.info)
+    step = sum(cds[v].nbytes // 9 for v in ["2t", "10u", "10v", "msl", "z", "u", "v", "t", "q"])
+    assert pipeline.BatchSource(cds, tiny.module, tiny.timestep).read_ahead == min(
+        pipeline.READ_AHEAD, pipeline.READ_BYTES // step)
+    monkeypatch.setattr(pipeline, "READ_BYTES", 3 * step)
+    src = pipeline.BatchSource(cds, tiny.module, tiny.timestep)
+    assert src.read_ahead == 3
+    times = select_times(cds, tiny.timestep)
+    assert pipeline.batches(src, times, batch_size=1, prefetch=1)._queue.maxsize == 3
+    assert pipeline.batches(src, times, batch_size=2, prefetch=1)._queue.maxsize == 2
+    computes = []
+    real = src._load
+    monkeypatch.setattr(src, "_load", lambda pos: computes.append(list(pos)) or real(pos))
+    with pipeline.batches(src, times, batch_size=1, prefetch=1) as it:
+        got = [b.surf_vars["2t"][0, 1].numpy() for _, b in it]
+    assert [len(c) for c in computes] == [3, 3, 3]  # 9 steps, each read once, 3 at a time
+    np.testing.assert_array_equal(np.stack(got), cds["2t"].values[1:])
+    monkeypatch.setattr(pipeline, "READ_BYTES", 1)  # one step never fits: read one at a time
+    assert pipeline.BatchSource(cds, tiny.module, tiny.timestep).read_ahead == 1

@@ -70,6 +70,7 @@ def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: st
     from xaurora.batch import select_times
     from xaurora.embedding import iter_embeddings, layer_layout, to_dataarray
     from xaurora.io.canonical import canonicalize, warn_grid
+    from xaurora.io.writer import RegionWriter
     from xaurora.models import load_model
 
     model = load_model(model_name, checkpoint=checkpoint, device=device, seed=seed,
@@ -103,19 +104,14 @@ def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: st
                       f"{_hours(model.timestep)}", file=sys.stderr)
     # read, check and assemble the next batch while the model runs (xaurora.pipeline);
     # closing the loop stops that thread, also on Ctrl-C or an error while writing
+    # and write batch k while the model runs on batch k + 1 (xaurora.io.writer)
     it = iter_embeddings(cds, times[todo], model, layer, batch_size, check_values=check_values,
                          steps=steps)
-    with contextlib.closing(it):
+    with contextlib.closing(it), RegionWriter(store) as writer:
         for sl, values, _ in it:
-            idx = todo[sl]
-            for j, i in enumerate(idx):  # regions must be contiguous: write step by step
-                region = {"time": slice(int(i), int(i) + 1)}
-                block = xr.Dataset({"embedding": (template.dims, values[j : j + 1])})
-                block.to_zarr(store, region=region, zarr_format=2)
-                flag = xr.Dataset({"done": ("time", np.ones(1, np.int8))})
-                flag.to_zarr(store, region=region, zarr_format=2)
+            writer.put(todo[sl], values)
             if bar is not None:
-                bar.update(len(idx))
+                bar.update(len(todo[sl]))
     if bar is not None:
         bar.close()
     return store

@@ -364,7 +364,7 @@ def embed(
     cds = canonicalize(ds, static=static, info=model.info, check_values=check_values)
     warn_grid(cds, model)
     times = select_times(cds, model.timestep, time)
-    lazy = any(cds[v].chunks is not None for v in cds.data_vars)
+    lazy = any(cds.variables[v].chunks is not None for v in cds.data_vars)
     if not lazy:
         values, layout = embed_values(cds, times, model, layer, batch_size, autocast, progress,
                                       edit=edit, steps=steps)

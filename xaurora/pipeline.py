@@ -52,9 +52,12 @@ THREAD_NAME = "xaurora-prefetch"
 #: Batches prepared ahead (0: prepare each in the caller's thread); None: :func:`prefetch_for`.
 PREFETCH: int | None = None
 
-#: Time steps of lazy data read by one compute (amortises Dask's per-compute cost and lets it
-#: read the chunks in parallel); the memory held stays a few steps.
-READ_AHEAD = 4
+#: Most time steps of lazy data read by one compute (amortises Dask's per-compute and per-chunk
+#: cost and lets it read the chunks in parallel) ...
+READ_AHEAD = 16
+#: ... and the memory one read may take: at 1° (7.5 MB a step) a read is 8 steps, at 0.25°
+#: (about 290 MB a step) one.
+READ_BYTES = 64 * 2**20
 
 #: Working memory ``batch_size="auto"`` may use on a CPU. Larger CPU batches do not run faster
 #: (every operator already uses all cores) but hold more memory, so the budget is modest.
@@ -82,7 +85,8 @@ class BatchSource:
         timestep: Aurora's Δ between the two history steps.
         check: check every value read (NaN, units) exactly once.
         pin: pin the Batch tensors (page-locked memory, for ``non_blocking`` copies to CUDA).
-        read_ahead: lazy data is read this many time steps at a time (one compute each).
+        read_ahead: lazy data is read this many time steps at a time (one compute each);
+            None: as many as fit in :data:`READ_BYTES`, at most :data:`READ_AHEAD`.
 
     The tensors of a Batch may share memory with in-memory data and with each other (the two
     history steps of consecutive times are one array): read-only use only, such as passing the
@@ -90,7 +94,7 @@ class BatchSource:
     """
 
     def __init__(self, cds: xr.Dataset, module, timestep, check: bool = False,
-                 pin: bool = False, read_ahead: int = READ_AHEAD) -> None:
+                 pin: bool = False, read_ahead: int | None = None) -> None:
         import torch
 
         self.cds, self.pin, self.check = cds, pin, check
@@ -117,7 +121,10 @@ class BatchSource:
         # batch still needs (at least the last one: the next batch's history step)
         self.arrays = {} if self.lazy else {v: np.asarray(cds.variables[v].values)
                                             for v in self.names}
-        self.read_ahead = read_ahead
+        if read_ahead is None:
+            step = sum(cds.variables[v].nbytes // max(cds.sizes["time"], 1) for v in self.names)
+            read_ahead = int(np.clip(READ_BYTES // max(step, 1), 1, READ_AHEAD))
+        self.read_ahead = int(read_ahead)
         # position → (the arrays of the read that brought it, its index in them)
         self._cache: dict[int, tuple[dict[str, np.ndarray], int]] = {}
 
@@ -158,9 +165,12 @@ class BatchSource:
             from xaurora.io.canonical import check_values_of
 
             for v in self.names:
-                coords = {"level": self.cds["level"].values} if "level" in sel[v].dims else {}
+                coords = {"time": self.tvalues[key]}  # errors name the time, not a position
+                if "level" in sel[v].dims:
+                    coords["level"] = self.cds["level"].values
                 check_values_of(xr.DataArray(values[v], dims=sel[v].dims, coords=coords,
-                                             attrs=self.cds.variables[v].attrs), v)
+                                             attrs=self.cds.variables[v].attrs), v,
+                                threads=False)  # beside the model: NumPy, not torch's pool
         return {p: (values, i) for i, p in enumerate(positions)}
 
     def _blocks(self, unique: np.ndarray, ahead: np.ndarray) -> dict[str, np.ndarray]:
@@ -235,7 +245,14 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
         self.slices = slices if slices is not None else batch_slices(len(times), batch_size)
         self.prefetch, self.device = prefetch, device
         self._stop = threading.Event()
-        self._queue: queue.Queue = queue.Queue(maxsize=max(prefetch, 1))
+        # lazy data: room for the batches of one whole read, so that the thread reads the next
+        # steps while the model works through those (a queue of one would leave the model
+        # waiting for every read); they are views of that read and take no memory of their own
+        size = prefetch
+        if source.lazy and self.slices:
+            per_batch = max(sl.stop - sl.start for sl in self.slices)
+            size = max(prefetch, -(-source.read_ahead // per_batch))
+        self._queue: queue.Queue = queue.Queue(maxsize=max(size, 1))
         self._thread: threading.Thread | None = None
 
     def _ahead(self, k: int) -> np.ndarray:
@@ -314,7 +331,7 @@ def prefetch_for(cds: xr.Dataset, device) -> int:
     """
     if PREFETCH is not None:
         return PREFETCH
-    lazy = any(cds[v].chunks is not None for v in cds.data_vars)
+    lazy = any(cds.variables[v].chunks is not None for v in cds.data_vars)
     return 1 if lazy or getattr(device, "type", "cpu") != "cpu" else 0
 
 

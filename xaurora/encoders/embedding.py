@@ -121,7 +121,7 @@ def embed_encoder(ds: xr.Dataset, enc, layer: str = "encoder", static=None, time
     cds = read_for(ds, enc, static=static, check_values=check_values)
     cds = cds[input_names(cds, enc)]  # tasks read (and check) only what the encoder takes
     times = encoder_times(cds, enc, time)
-    lazy = any(cds[v].chunks is not None for v in cds.data_vars)
+    lazy = any(cds.variables[v].chunks is not None for v in cds.data_vars)
     if not lazy:
         if check_values and "cells" in cds.dims:  # read_for checks lat–lon input itself
             _check_cells(cds)

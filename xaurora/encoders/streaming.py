@@ -86,20 +86,17 @@ def encoder_to_zarr(src: str, store: str, spec: str, start: str | None = None,
         bar = tqdm(total=times.size, initial=int(done.sum()), unit="step", desc="embed")
     history, step = int(enc.history), _step(enc)
     from xaurora.io.canonical import check_values_of
+    from xaurora.io.writer import RegionWriter
 
-    for i in todo:
-        t = times[i : i + 1]
-        sub = cds.sel(time=np.unique([t[0] - k * step for k in range(history)])).load()
-        for name in sub.data_vars:
-            check_values_of(sub[name], str(name))
-        values = encode_values(sub, enc, t)
-        region = {"time": slice(int(i), int(i) + 1)}
-        xr.Dataset({"embedding": (template.dims, values)}).to_zarr(store, region=region,
-                                                                    zarr_format=2)
-        xr.Dataset({"done": ("time", np.ones(1, np.int8))}).to_zarr(store, region=region,
-                                                                     zarr_format=2)
-        if bar is not None:
-            bar.update(1)
+    with RegionWriter(store) as writer:  # step k is written while step k + 1 is encoded
+        for i in todo:
+            t = times[i : i + 1]
+            sub = cds.sel(time=np.unique([t[0] - k * step for k in range(history)])).load()
+            for name in sub.data_vars:
+                check_values_of(sub[name], str(name))
+            writer.put([i], encode_values(sub, enc, t))
+            if bar is not None:
+                bar.update(1)
     if bar is not None:
         bar.close()
     return store

@@ -116,14 +116,14 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
                    "source_name", v) else ")")
                for v in cds.data_vars if str(v).startswith(STATIC_PREFIX)]
     head.append(f"Static fields: {', '.join(statics) or 'none (pass static=...)'}")
-    lazy = any(cds[v].chunks is not None for v in cds.data_vars)
+    lazy = any(cds.variables[v].chunks is not None for v in cds.data_vars)
     head.append(f"Backed by {'Dask (lazy)' if lazy else 'memory'}")
     if info is not None:
         missing = missing_message(cds, info)
         if missing:
             problems.append(missing)
     try:
-        atmos = [v for v in cds.data_vars if "level" in cds[v].dims]
+        atmos = [v for v in cds.data_vars if "level" in cds.variables[v].dims]
         if atmos:
             _check_levels(cds["level"].values, atmos)
     except ValueError as err:

@@ -1,0 +1,123 @@
+"""Write streamed results into a laid-out zarr store from a background thread, resumably.
+
+``xaurora embed`` (Aurora models and :class:`~xaurora.encoders.Encoder` s) lays its store out
+in advance (an ``embedding`` array with one chunk per time step and a ``done`` flag per step)
+and then fills it batch by batch. :class:`RegionWriter` takes those writes off the model's
+path: the model computes batch k + 1 while batch k is written. Per batch, every run of
+consecutive steps is written with one assignment into the zarr array (opened once, with
+``zarr`` itself: an ``xarray.Dataset.to_zarr(region=...)`` per step re-opened and re-checked
+the store each time), and its ``done`` flags only after its values, so a run killed at any
+moment leaves only finished steps flagged.
+
+A plain thread and a bounded queue, as in :mod:`xaurora.pipeline`: writing is I/O and
+compression, which release the GIL. An error in the thread is raised in the caller (at the
+next :meth:`RegionWriter.put` or at the end), and leaving the ``with`` block waits until what
+was handed over is written.
+
+>>> import numpy as np, xarray as xr, tempfile, os
+>>> store = os.path.join(tempfile.mkdtemp(), "out.zarr")
+>>> xr.Dataset({"embedding": (("time", "x"), np.zeros((4, 3), np.float32)),
+...             "done": ("time", np.zeros(4, np.int8))}).to_zarr(store, zarr_format=2)
+<xarray.backends.zarr.ZarrStore object at ...>
+>>> with RegionWriter(store) as w:
+...     w.put(np.array([1, 2]), np.ones((2, 3), np.float32))
+>>> xr.open_zarr(store)["done"].values.tolist()
+[0, 1, 1, 0]
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+import numpy as np
+
+#: Name of the writing thread (tests look for it).
+THREAD_NAME = "xaurora-writer"
+
+
+def runs(positions: np.ndarray) -> list[tuple[int, int, int]]:
+    """``(start, stop, offset)`` of each run of consecutive ``positions``.
+
+    >>> runs(np.array([3, 4, 5, 9, 10]))
+    [(3, 6, 0), (9, 11, 3)]
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    if positions.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(positions) != 1) + 1
+    starts = np.r_[0, cut]
+    stops = np.r_[cut, positions.size]
+    return [(int(positions[a]), int(positions[b - 1]) + 1, int(a)) for a, b in zip(starts, stops)]
+
+
+class RegionWriter:
+    """Fill ``embedding[time=positions]`` and then ``done[positions]`` of ``store``.
+
+    Args:
+        store: path of a zarr store laid out with ``embedding`` (time first) and ``done``.
+        depth: batches handed over but not yet written (memory: ``depth`` batches).
+        background: write in a thread (False: write in the caller, e.g. for debugging).
+    """
+
+    def __init__(self, store: str, depth: int = 2, background: bool = True) -> None:
+        import zarr
+
+        group = zarr.open_group(store, mode="r+")
+        self._embedding, self._done = group["embedding"], group["done"]
+        self._queue: queue.Queue = queue.Queue(maxsize=max(depth, 1))
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+            self._thread.start()
+
+    def _write(self, positions: np.ndarray, values: np.ndarray) -> None:
+        for start, stop, offset in runs(positions):
+            self._embedding[start:stop] = values[offset : offset + stop - start]
+            self._done[start:stop] = 1  # only after the values: a killed run leaves no lie
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is None:  # after an error, drain without writing (the caller raises)
+                try:
+                    self._write(*item)
+                except BaseException as err:  # noqa: BLE001 - raised in the caller
+                    self._error = err
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def put(self, positions, values: np.ndarray) -> None:
+        """Hand over the rows ``values`` for time ``positions`` of the store (in order)."""
+        self._raise()
+        item = (np.asarray(positions), np.asarray(values))
+        if self._thread is None:
+            self._write(*item)
+        else:
+            self._queue.put(item)
+
+    def close(self) -> None:
+        """Write what was handed over, stop the thread, and raise its error if it had one."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self._raise()
+
+    def __enter__(self) -> RegionWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        try:  # leaving on an error (or Ctrl-C): still write what is finished, raise the original
+            self.close()
+        except BaseException:  # noqa: BLE001, S110 - the caller's exception is the one to see
+            pass
