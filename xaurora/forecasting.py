@@ -15,13 +15,7 @@ import xarray as xr
 
 from xaurora.batch import batch_slices, make_batch, select_times
 from xaurora.errors import XauroraError
-from xaurora.io.canonical import (
-    canonicalize,
-    input_grid,
-    result_names,
-    to_input_grid,
-    warn_grid,
-)
+from xaurora.io.canonical import canonicalize, uncanonicalize, warn_grid
 
 
 def _arrays(pred) -> dict[str, np.ndarray]:
@@ -76,22 +70,21 @@ def forecast(ds: xr.Dataset, model, steps: int = 1, static=None, time=None,
     n_lat = cds.sizes["lat"]
     lead = pd.to_timedelta([model.timestep * (i + 1) for i in range(steps)])
     data = {}
-    names = result_names(cds)
     for name in per_step[0][0]:
         stacked = np.stack(
             [np.concatenate([a[name] for a in per_step[i]], axis=0) for i in range(steps)], axis=1
         )
         stacked = _pad_rows(stacked, n_lat)
-        src = names.get(name, name)
         dims = ("time", "lead_time", "level", "lat", "lon") if stacked.ndim == 5 else (
             "time", "lead_time", "lat", "lon")
         attrs = {k: v for k, v in (cds[name].attrs if name in cds else {}).items()
                  if k in ("units", "long_name", "standard_name")}
-        data[src] = (dims, stacked.astype(np.float32), attrs)
+        data[name] = (dims, stacked.astype(np.float32), attrs)
     coords = {"time": times, "lead_time": lead, "lat": cds["lat"], "lon": cds["lon"]}
     if "level" in cds.coords:
         coords["level"] = cds["level"]
-    out = to_input_grid(xr.Dataset(data, coords=coords), *input_grid(ds))
+    # the user's names, latitude order and lon convention, as canonicalize recorded them
+    out = uncanonicalize(xr.Dataset(data, coords=coords), cds)
     out = out.assign_coords(valid_time=out["time"] + out["lead_time"])
     out.attrs = {**model.provenance(), "timestep_hours": model.timestep.total_seconds() / 3600,
                  "check_values": int(check_values)}

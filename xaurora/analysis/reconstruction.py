@@ -215,9 +215,9 @@ def _assemble(ds, cds, enc, names, sq, weights, spatial, n_times, ratio) -> xr.D
     rmse_map = xr.DataArray(np.stack(maps), dims=("variable", *spatial),
                             coords={"variable": var, **map_coords})
     if spatial == ("lat", "lon"):
-        from xaurora.io.canonical import input_grid, to_input_grid
+        from xaurora.io.canonical import uncanonicalize
 
-        rmse_map = to_input_grid(rmse_map, *input_grid(ds))
+        rmse_map = uncanonicalize(rmse_map, cds)
     out = xr.Dataset(
         {
             "rmse": (dims, r, {"long_name": "root-mean-square reconstruction error",

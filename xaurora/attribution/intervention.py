@@ -111,15 +111,14 @@ class _Fields:
             da = da.sel(level=tg.level)
         return da.transpose("lat", "lon").values[: self.base.shape[-2]].astype(np.float64)
 
-    def change_map(self, y: np.ndarray, ds, units: str) -> xr.DataArray:
-        from xaurora.io.canonical import input_grid, to_input_grid
+    def change_map(self, y: np.ndarray, units: str) -> xr.DataArray:
+        from xaurora.io.canonical import uncanonicalize
 
         cds = self.prep.cds
         full = np.full((cds.sizes["lat"], cds.sizes["lon"]), np.nan)
         full[: y.shape[0]] = y - self.base
-        out = xr.Dataset({"change_map": (("lat", "lon"), full)},
-                         coords={"lat": cds["lat"], "lon": cds["lon"]})
-        da = to_input_grid(out, *input_grid(ds))["change_map"]
+        da = uncanonicalize(xr.DataArray(full, dims=("lat", "lon"), name="change_map",
+                                         coords={"lat": cds["lat"], "lon": cds["lon"]}), cds)
         return da.assign_attrs(units=units, long_name="edited minus unedited target variable")
 
 
@@ -172,7 +171,7 @@ def intervention_test(ds, model, edit, target: Target, time=None, n_random: int 
             "ratio": ((), ratio, {"long_name": "effect / mean random effect"}),
             "ratio_low": ((), lo, {"long_name": "2.5 % bootstrap quantile of ratio"}),
             "ratio_high": ((), hi, {"long_name": "97.5 % bootstrap quantile of ratio"}),
-            "change_map": fields.change_map(y, ds, units),
+            "change_map": fields.change_map(y, units),
         },
         coords={"draw": np.arange(n_random)},
     )
@@ -284,7 +283,7 @@ def amnesic_probe(ds, model, labels: xr.DataArray, target: Target, layer: str = 
         "ratio": ((), ratio),
         "ratio_low": ((), lo),
         "ratio_high": ((), hi),
-        "change_map": fields.change_map(y_edit, ds, units),
+        "change_map": fields.change_map(y_edit, units),
     }
     truth = fields.truth()
     if truth is not None:

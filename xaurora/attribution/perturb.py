@@ -20,11 +20,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from xaurora.attribution.relevance import input_locations, prepare, target_field
+from xaurora.attribution.relevance import prepare, target_field
 from xaurora.attribution.target import Target, region_mask
 from xaurora.errors import XauroraError
 from xaurora.grid import canonical_grid, patch_centres, used_rows
 from xaurora.io.names import ATMOS_NAMES, DIM_NAMES, STATIC_PREFIX, SURFACE_NAMES
+from xaurora.io.normalisation import batch_locations, batch_scales
 
 __all__ = ["perturbation_test"]
 
@@ -129,23 +130,19 @@ def _climatology_fill(clim: xr.Dataset, cds: xr.Dataset, batch, times) -> dict:
 def _fill_values(fill, prep, climatology, rng, times) -> dict:
     import torch
 
-    mu = input_locations(prep.module, prep.batch)
     b = prep.batch
     if fill == "climatology":
         return _climatology_fill(climatology, prep.cds, b, times)
+    mu = batch_locations(b, prep.module.surf_stats)
+    sigma = batch_scales(b, prep.module.surf_stats)
     out = {}
     for kind, d in (("surf", b.surf_vars), ("atmos", b.atmos_vars)):
         for k, v in d.items():
             if fill == "mean":
                 out[kind, k] = mu[kind, k].expand_as(v[:1])
             else:  # noise: μ + σ·ε with Aurora's normalisation scale
-                from aurora.normalisation import unnormalise_atmos_var, unnormalise_surf_var
-
-                one = torch.ones_like(v[:1])
-                sig = (unnormalise_surf_var(one, k, prep.module.surf_stats) if kind == "surf"
-                       else unnormalise_atmos_var(one, k, b.metadata.atmos_levels)) - mu[kind, k]
                 eps = torch.as_tensor(rng.standard_normal(v[:1].shape), dtype=v.dtype)
-                out[kind, k] = mu[kind, k] + sig * eps
+                out[kind, k] = mu[kind, k] + sigma[kind, k] * eps
     return out
 
 

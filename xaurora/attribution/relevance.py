@@ -24,14 +24,9 @@ from xaurora.batch import make_batch, select_times
 from xaurora.errors import XauroraError
 from xaurora.grid import check_lon, used_rows
 from xaurora.hooks import edit_hooks, exclusive, hooked
-from xaurora.io.canonical import (
-    canonicalize,
-    input_grid,
-    result_names,
-    to_input_grid,
-    warn_grid,
-)
+from xaurora.io.canonical import canonicalize, uncanonicalize, warn_grid
 from xaurora.io.names import STATIC_PREFIX
+from xaurora.io.normalisation import batch_locations, norm_stats, unnormalise
 
 __all__ = ["METHODS", "relevance", "vertical_profile"]
 
@@ -106,7 +101,6 @@ def target_field(module, batch, target: Target, edits=None):
     ``edits`` (``xa.edit`` objects) act inside every step. Runs under the module's lock.
     """
     from aurora import rollout
-    from aurora.normalisation import unnormalise_atmos_var, unnormalise_surf_var
 
     var = target.aurora_variable
     li = _check_level(target, batch.metadata.atmos_levels)
@@ -124,9 +118,8 @@ def target_field(module, batch, target: Target, edits=None):
             pass
     pred = captured["p"]
     if target.is_atmospheric:
-        y = pred.atmos_vars[var][:, li]
-        return unnormalise_atmos_var(y[:, None], var, (target.level,))[:, 0]
-    return unnormalise_surf_var(pred.surf_vars[var], var, stats=module.surf_stats)
+        return unnormalise(pred.atmos_vars[var][:, li], var, target.level)
+    return unnormalise(pred.surf_vars[var], var, surf_stats=module.surf_stats)
 
 
 def target_value(module, batch, target: Target, lat, lon, edits=None):
@@ -141,32 +134,8 @@ def target_value(module, batch, target: Target, lat, lon, edits=None):
 
 def output_offset(module, target: Target) -> float:
     """The output normalisation location of the target: a sink of the unnormalisation."""
-    import torch
-    from aurora.normalisation import unnormalise_atmos_var, unnormalise_surf_var
-
-    z = torch.zeros(1, 1, 1, 1, dtype=torch.float64)
-    var = target.aurora_variable
-    if target.is_atmospheric:
-        return float(unnormalise_atmos_var(z, var, (target.level,)).squeeze())
-    return float(unnormalise_surf_var(z, var, stats=module.surf_stats).squeeze())
-
-
-def input_locations(module, batch) -> dict[tuple[str, str], object]:
-    """Aurora's normalisation location μ for every input tensor, broadcastable to it."""
-    import torch
-    from aurora.normalisation import unnormalise_atmos_var, unnormalise_surf_var
-
-    out = {}
-    dt = next(iter(batch.surf_vars.values())).dtype
-    for k in batch.surf_vars:
-        out["surf", k] = unnormalise_surf_var(torch.zeros((), dtype=dt), k, module.surf_stats)
-    for k in batch.static_vars:
-        out["static", k] = unnormalise_surf_var(torch.zeros((), dtype=dt), k, module.surf_stats)
-    levels = batch.metadata.atmos_levels
-    for k in batch.atmos_vars:
-        out["atmos", k] = unnormalise_atmos_var(torch.zeros(len(levels), 1, 1, dtype=dt), k,
-                                                levels)
-    return out
+    level = target.level if target.is_atmospheric else None
+    return norm_stats(target.aurora_variable, level, module.surf_stats)[0]
 
 
 def leaves(batch, device=None):
@@ -237,7 +206,7 @@ def _baseline_batch(prep, model, baseline, static):
     from aurora import Batch
 
     if baseline is None:
-        mu = input_locations(prep.module, prep.batch)
+        mu = batch_locations(prep.batch, prep.module.surf_stats)
         b = prep.batch
         full = {k: torch.broadcast_to(mu[k], v.shape).clone()
                 for k, v in leaves(b)[1].items()}
@@ -260,7 +229,6 @@ def _to_dataset(prep, model, rel: dict, attrs: dict, units: str) -> xr.Dataset:
     if "level" in cds.coords:
         coords["level"] = cds["level"]
     data = {}
-    names = result_names(cds)  # the user's names, never two alike (static z vs atmospheric z)
     for (kind, k), r in rel.items():
         a = r.detach().double().cpu().numpy()
         canon = STATIC_PREFIX + k if kind == "static" else k
@@ -273,11 +241,10 @@ def _to_dataset(prep, model, rel: dict, attrs: dict, units: str) -> xr.Dataset:
                   "long_name": f"relevance of {what} for the target"}
         if canon in cds and "source_name" in cds[canon].attrs:
             vattrs["source_name"] = cds[canon].attrs["source_name"]
-        name = names.get(canon, canon)
-        if name in data:  # cannot happen with result_names; never drop relevance silently
-            raise RuntimeError(f"relevance: two inputs would both be named {name!r}.")
-        data[name] = (dims, a, vattrs)
-    out = xr.Dataset(data, coords=coords)
+        data[canon] = (dims, a, vattrs)
+    # the user's names (never two alike: static z vs atmospheric z), latitude order and lon
+    # convention, from what canonicalize recorded
+    out = uncanonicalize(xr.Dataset(data, coords=coords), cds)
     out.attrs = attrs
     return out
 
@@ -345,7 +312,7 @@ def relevance(ds, model, target: Target, time=None, method: str = "lrp", static=
             rel = {k: g[k].abs() for k in g}
             sink = float("nan")
         else:
-            mu = input_locations(prep.module, prep.batch)
+            mu = batch_locations(prep.batch, prep.module.surf_stats)
             rel = {k: (x[k].detach() - mu[k]) * g[k] for k in g}
             sink = sink + mu_out  # the output offset is a sink of the unnormalisation
         total = float(sum(float(r.double().sum()) for r in rel.values()))
@@ -357,8 +324,7 @@ def relevance(ds, model, target: Target, time=None, method: str = "lrp", static=
             attrs["rule"] = rule_set(rule).name
             attrs["conservation_error"] = f - total - sink
     units = "" if method == "saliency" else _target_units(prep.cds, target)
-    out = _to_dataset(prep, model, rel, attrs, units)
-    return to_input_grid(out, *input_grid(ds))  # the user's latitude order and lon convention
+    return _to_dataset(prep, model, rel, attrs, units)
 
 
 def _target_units(cds, target: Target) -> str:

@@ -2,9 +2,11 @@
 
 Canonical form: Aurora variable names (statics prefixed ``static_``), dims ``time``, ``level``
 (int hPa), ``lat`` (descending), ``lon`` ([0, 360) ascending), float32. Each variable keeps its
-user-facing name in ``attrs["source_name"]`` so results can be named as in the input. Checks
-that need the data (NaNs, units) run eagerly on in-memory data and inside the task on Dask data,
-so a lazy dataset stays lazy.
+user-facing name in ``attrs["source_name"]`` so results can be named as in the input, and the
+dataset records the user's grid in its attrs (``xaurora_source_lat``/``xaurora_source_lon``, and
+in words ``xaurora_lat_order``/``xaurora_lon_convention``), so :func:`uncanonicalize` puts results
+back on it without reading the input again. Checks that need the data (NaNs, units) run eagerly
+on in-memory data and inside the task on Dask data, so a lazy dataset stays lazy.
 
 >>> import xaurora as xa
 >>> ds = xa.testing.synthetic_dataset(naming="cds")
@@ -15,28 +17,43 @@ so a lazy dataset stays lazy.
 from __future__ import annotations
 
 import os
-import warnings
 
 import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
+from xaurora.io.checks import (  # noqa: F401  (re-exported: imported from here elsewhere)
+    MAX_MEAN_Z,
+    GridWarning,
+    check_values_of,
+    grid_mismatch,
+    missing_message,
+    require,
+    value_problems,
+    warn_grid,
+)
 from xaurora.io.names import (
     ATMOS_NAMES,
     DIM_NAMES,
-    HINTS,
     STATIC_NAMES,
     STATIC_PREFIX,
     SURFACE_NAMES,
     UNITS,
-    in_scheme,
-    naming_scheme,
 )
+from xaurora.io.normalisation import has_stats, levels_with_stats
 
-# A field whose mean lies further than this many normalisation scales from Aurora's
-# normalisation location is in the wrong units (°C vs K, hPa vs Pa, m vs m² s⁻²).
-MAX_MEAN_Z = 8.0
-PROBLEM = "Cannot be read as is:"
+# Names that lived here before the checks and ``describe`` got modules of their own; other
+# modules import them from here.
+_MOVED = {"describe": "xaurora.io.description", "PROBLEM": "xaurora.io.description"}
+
+
+def __getattr__(name: str):
+    # describe imports this module: re-exported on first use, so that there is no import cycle
+    if name in _MOVED:
+        from importlib import import_module
+
+        return getattr(import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _rename_dims(ds: xr.Dataset) -> xr.Dataset:
@@ -161,13 +178,10 @@ def _level_coord(lev: xr.Variable) -> xr.Variable:
 
 
 def _check_levels(levels, names) -> None:
-    from aurora.normalisation import level_to_str, locations
-
     for v in names:
-        bad = [int(p) for p in levels if f"{v}_{level_to_str(p)}" not in locations]
+        bad = [int(p) for p in levels if not has_stats(v, p)]
         if bad:
-            ok = sorted({int(k.split("_")[1]) for k in locations if k.startswith(f"{v}_")
-                         and k.split("_")[1].isdigit()})
+            ok = levels_with_stats(v)
             raise XauroraError(
                 f"{v}: pressure level(s) {bad} hPa are not supported (Aurora has normalisation "
                 f"statistics only for {ok}). Fix: ds.sel(level={ok}) or interpolate."
@@ -178,7 +192,8 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
     """Read ``ds`` (Aurora, ECMWF/CDS or WeatherBench2 names) into the canonical Aurora layout.
 
     ``static`` (Dataset, DataArray or path) supplies or overrides static fields. ``info`` (a
-    registry entry) restricts the check to the variables the model needs.
+    registry entry) restricts the check to the variables the model needs. The attrs record how
+    to undo the reading (see :func:`uncanonicalize`).
     """
     if isinstance(ds, xr.DataArray):
         raise XauroraError(
@@ -227,6 +242,8 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
             f"ERA5 names (t2m/2t/2m_temperature, msl, u10, v10, z, u, v, t, q, lsm, slt)."
         )
     cds = _assemble(ds, picked, extra_coords, lat_order, wrapped, lon_order)
+    # how to undo the reading (uncanonicalize): the user's coordinates as given
+    cds.attrs = _source_grid(ds.variables["lat"].values, ds.variables["lon"].values)
     if "time" in cds.dims:
         if np.any(np.diff(cds["time"].values) < np.timedelta64(0)):
             cds = cds.sortby("time")
@@ -333,329 +350,67 @@ def _is_lazy(da: xr.DataArray | xr.Variable) -> bool:
     return da.chunks is not None
 
 
-def require(cds: xr.Dataset, info) -> None:
-    """Raise if a variable the model needs is missing, naming it in the user's naming scheme."""
-    problem = missing_message(cds, info)
-    if problem:
-        raise XauroraError(problem)
-    bad = [v for v in info.atmos_vars if "level" not in cds[v].dims]
-    if bad:
+def _source_grid(lat: np.ndarray, lon: np.ndarray) -> dict:
+    """What :func:`uncanonicalize` needs to undo the grid: the user's coordinates as given.
+
+    The order and convention are recorded in words for people reading the attrs; the undo uses
+    the values, so even a non-dyadic grid (0.1°) comes back bit for bit.
+    """
+    step = np.diff(np.asarray(lat, dtype=np.float64))
+    order = "descending" if (step < 0).all() else "ascending" if (step > 0).all() else "unordered"
+    lo, hi = (float(lon.min()), float(lon.max())) if lon.size else (0.0, 0.0)
+    convention = ("[0, 360)" if lo >= 0 and hi < 360 else "[-180, 180)" if lo >= -180 and hi < 180
+                  else f"[{lo:g}, {hi:g}]")
+    return {"xaurora_lat_order": order, "xaurora_lon_convention": convention,
+            "xaurora_source_lat": np.array(lat), "xaurora_source_lon": np.array(lon)}
+
+
+def uncanonicalize(obj, cds: xr.Dataset):
+    """Put a result laid out like ``cds`` back on the user's grid and names, from ``cds.attrs``.
+
+    ``obj`` (Dataset or DataArray) has ``cds``'s ``lat``/``lon`` (or a subset of them): rows and
+    columns come back in the user's order with the user's own coordinate values (e.g. latitude
+    ascending, longitudes in [-180, 180)); values are only reordered. Variables named as in
+    ``cds`` (Aurora's names) get the user's names (:func:`result_names`). The user's dataset is
+    not read again: :func:`canonicalize` recorded what is needed in ``cds.attrs``.
+
+    >>> import xaurora as xa
+    >>> ds = xa.testing.synthetic_dataset(naming="wb2")  # latitude ascending
+    >>> cds = canonicalize(ds)
+    >>> cds.attrs["xaurora_lat_order"], float(cds.lat[0])
+    ('ascending', 90.0)
+    >>> back = uncanonicalize(cds[["2t"]], cds)
+    >>> list(back.data_vars), bool((back.lat.values == ds.latitude.values).all())
+    (['2m_temperature'], True)
+    """
+    if "xaurora_source_lat" not in cds.attrs:
         raise XauroraError(
-            f"{bad}: atmospheric variables need a pressure-level dim. "
-            f"Fix: add level."
+            "cds: has no record of the user's grid (attrs xaurora_source_lat/lon). Fix: pass the "
+            "Dataset that xaurora.canonicalize returned (its attrs must be kept)."
         )
-
-
-def missing_message(cds: xr.Dataset, info) -> str | None:
-    """The missing-variable problem of ``cds`` for the model ``info`` (None when complete).
-
-    Missing variables are named in the scheme the dataset uses (a CDS file is told ``t2m``,
-    not Aurora's ``2t``).
-    """
-    need = [*info.surf_vars, *info.atmos_vars, *(STATIC_PREFIX + v for v in info.static_vars)]
-    missing = [v for v in need if v not in cds.data_vars]
-    if not missing:
-        return None
-    scheme = naming_scheme(cds[v].attrs.get("source_name", v) for v in cds.data_vars)
-    names = [in_scheme(v, scheme) + (" (static)" if v.startswith(STATIC_PREFIX) else "")
-             for v in missing]
-    return (
-        f"dataset: missing variable(s) {names} needed by {info.name} (named as in the "
-        f"{scheme} scheme your dataset uses). Fix: add them under an Aurora, ECMWF/CDS or "
-        f"WeatherBench2 name; static fields can be passed with static= (a Dataset or a "
-        f"netCDF path), or come from the checkpoint's released statics "
-        f"(xaurora.io.static.released_static(info, download=True) caches them)."
-    )
-
-
-def norm_stats(var: str, level: int | None = None) -> tuple[float, float]:
-    """Aurora's normalisation (location, scale) for a canonical variable name."""
-    from aurora.normalisation import level_to_str, locations, scales
-
-    key = var.removeprefix(STATIC_PREFIX)
-    if level is not None:
-        key = f"{key}_{level_to_str(level)}"
-    return float(locations[key]), float(scales[key])
-
-
-def check_values_of(da: xr.DataArray, name: str, threads: bool = True) -> None:
-    """NaN and unit checks of one canonical variable (computes it).
-
-    One pass: a NaN or infinity makes the sum non-finite, so the mean per level checks both the
-    units and the missing values; the position of a bad value is only searched for when there
-    is one. ``threads=False`` from a thread that runs beside the model (the prefetch thread):
-    torch's intra-op pool is shared with the model, so there NumPy reduces instead.
-    """
-    values = np.asarray(da.values)
-    src = da.attrs.get("source_name", name)
-    per_level = "level" in da.dims
-    axis = da.dims.index("level") if per_level else None
-    reduce = tuple(i for i in range(values.ndim) if i != axis)
-    count = max(values.size // (values.shape[axis] if per_level else 1), 1)
-    # float32 sums: the sum of finite ERA5-range values cannot overflow float32, and pairwise
-    # (NumPy) or cascade (torch) summation keeps them accurate to far below one normalisation
-    # scale; a float64 mean would first convert every value (measured 4× slower)
-    if threads:
-        import torch
-
-        with warnings.catch_warnings():  # read-only arrays (netCDF-backed) are only read
-            warnings.simplefilter("ignore", UserWarning)
-            tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
-        sums = tensor.sum(dim=reduce).double().numpy() if reduce else tensor.double().numpy()
-    else:
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is handled below
-            sums = np.asarray(values, dtype=np.float32).sum(axis=reduce, dtype=np.float32)
-    means = np.atleast_1d(np.asarray(sums, dtype=np.float64) / count)
-    if not np.isfinite(means).all():
-        if not np.isfinite(values).all():
-            raise XauroraError(_nan_message(da, values, src))
-        # finite but huge values (fill values such as 9.97e36) overflowed the float32 sum
-        means = np.atleast_1d(values.mean(axis=reduce, dtype=np.float64))
-    levels = da["level"].values if per_level else [None]
-    for mean, lev in zip(means, levels):
-        loc, scale = norm_stats(name, lev)
-        z = (mean - loc) / scale
-        if abs(z) > MAX_MEAN_Z:
-            raise XauroraError(_units_message(src, name, lev, mean, loc, z))
-
-
-def _nan_message(da: xr.DataArray, values: np.ndarray, src: str) -> str:
-    bad = ~np.isfinite(values)
-    idx: dict = dict(zip(da.dims, np.argwhere(bad)[0].tolist()))
-    if "time" in idx and "time" in da.coords:  # the time itself: data may be checked in pieces
-        idx["time"] = str(np.datetime_as_string(da["time"].values[idx["time"]], unit="m"))
-    return (
-        f"{src}: contains NaN or infinite values ({int(bad.sum())} of {bad.size}, first at index "
-        f"{idx}). Fix: fill or drop them (Aurora cannot take missing data), e.g. "
-        f"ds['{src}'].fillna(...) or select other times; or pass check_values=False if you "
-        f"mean it."
-    )
-
-
-def _units_message(src: str, name: str, lev, mean: float, loc: float, z: float) -> str:
-    at = "" if lev is None else f" at {int(lev)} hPa"
-    return (
-        f"{src}: values{at} average {mean:.4g}, far from the expected "
-        f"≈{loc:.4g} {UNITS.get(name, '')} ({z:+.0f} normalisation scales). "
-        f"Fix: {HINTS.get(name, 'convert to ERA5 units')}."
-    )
-
-
-def value_problems(da: xr.DataArray, name: str) -> list[str]:
-    """Every problem :func:`check_values_of` would raise for, not only the first (for ``info``).
-
-    >>> import xaurora as xa
-    >>> cds = canonicalize(xa.testing.synthetic_dataset(), check_values=False)
-    >>> value_problems(cds["2t"], "2t")
-    []
-    >>> [p.split(":")[0] for p in value_problems(cds["2t"] - 273.15, "2t")]
-    ['2t']
-    """
-    values = np.asarray(da.values, dtype=np.float64)
-    src = da.attrs.get("source_name", name)
-    out = []
-    if not np.isfinite(values).all():
-        out.append(_nan_message(da, values, src))
-    per_level = "level" in da.dims
-    levels = da["level"].values if per_level else [None]
-    for i, lev in enumerate(levels):
-        sub = np.take(values, i, axis=da.dims.index("level")) if per_level else values
-        sub = sub[np.isfinite(sub)]
-        if not sub.size:
-            continue
-        mean = float(sub.mean())
-        loc, scale = norm_stats(name, lev)
-        z = (mean - loc) / scale
-        if abs(z) > MAX_MEAN_Z:
-            out.append(_units_message(src, name, lev, mean, loc, z))
-    return out
-
-
-class GridWarning(UserWarning):
-    """The data's grid differs from the grid the checkpoint was trained on."""
-
-
-def grid_mismatch(cds: xr.Dataset, info) -> str | None:
-    """A warning text when ``cds`` is not on ``info``'s training grid (None when it is).
-
-    The training grid's extra latitude row (721 → 720, which Aurora crops) may be absent.
-
-    >>> import xaurora as xa
-    >>> cds = canonicalize(xa.testing.synthetic_dataset(), check_values=False)
-    >>> grid_mismatch(cds, xa.MODELS["aurora-0.25-pretrained"])[:68]
-    'grid: the data are on a 33 × 64 grid (5.625° × 5.625°), but aurora-0'
-    >>> "trained on 721 × 1440 (0.25°)" in grid_mismatch(cds, xa.MODELS["aurora-0.25-pretrained"])
-    True
-    """
-    if getattr(info, "grid", None) is None:  # a user module (xa.from_module): grid unknown
-        return None
-    n_lat, n_lon = cds.sizes["lat"], cds.sizes["lon"]
-    t_lat, t_lon = info.grid
-    if n_lon == t_lon and n_lat in (t_lat, t_lat - 1):
-        return None
-    lat, lon = cds["lat"].values, cds["lon"].values
-    dlat = float(np.abs(np.diff(lat)).mean()) if lat.size > 1 else float("nan")
-    dlon = float(np.diff(lon).mean()) if lon.size > 1 else float("nan")
-    return (
-        f"grid: the data are on a {n_lat} × {n_lon} grid ({dlat:.4g}° × {dlon:.4g}°), but "
-        f"{info.name} was trained on {t_lat} × {t_lon} ({info.resolution:g}°). Aurora runs on "
-        f"any grid whose size divides by the patch size, but its weights only know the "
-        f"training grid: results on another grid are out of distribution. Fix: regrid to the "
-        f"{info.resolution:g}° global grid, or silence this with warnings.filterwarnings("
-        f"'ignore', category=xaurora.io.canonical.GridWarning) if you mean it."
-    )
-
-
-def warn_grid(cds: xr.Dataset, model, stacklevel: int = 3) -> None:
-    """Warn (:class:`GridWarning`) when a trained model runs on another grid than its own."""
-    if getattr(model, "random_weights", True):  # random weights were never trained on a grid
-        return
-    text = grid_mismatch(cds, model.info)
-    if text:
-        warnings.warn(text, GridWarning, stacklevel=stacklevel)
-
-
-def input_grid(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """The user's latitude and longitude values, in the user's order and convention."""
-    raw = _rename_dims(ds)
-    return raw["lat"].values, raw["lon"].values
+    lat = np.asarray(cds.attrs["xaurora_source_lat"])
+    lon = np.asarray(cds.attrs["xaurora_source_lon"])
+    if "lat" in obj.dims:
+        lat = lat[np.isin(lat, obj["lat"].values)]
+    if "lon" in obj.dims:
+        lon = lon[np.isin(np.mod(lon.astype(np.float64), 360.0), obj["lon"].values)]
+    out = to_input_grid(obj, lat if "lat" in obj.dims else None, lon if "lon" in obj.dims else None)
+    names = result_names(cds)
+    if isinstance(out, xr.Dataset):
+        return out.rename({k: names[k] for k in map(str, out.data_vars) if k in names})
+    return out.rename(names[out.name]) if out.name in names else out
 
 
 def to_input_grid(obj, lat, lon):
-    """Lay a result on the canonical grid out on the user's grid (order and lon convention).
+    """Lay a result on the canonical grid out on the grid given by the user's ``lat``/``lon``.
 
-    Values are only reordered: canonical longitudes are the user's wrapped to [0, 360).
+    Values are only reordered: canonical longitudes are the user's wrapped to [0, 360). ``None``
+    leaves that dim as it is.
     """
-    wrapped = np.mod(np.asarray(lon, dtype=np.float64), 360.0)
-    out = obj.sel(lat=np.asarray(lat, dtype=obj["lat"].dtype), lon=wrapped)
-    return out.assign_coords(
-        lat=("lat", np.asarray(lat), obj["lat"].attrs),
-        lon=("lon", np.asarray(lon), obj["lon"].attrs),
-    )
-
-
-def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
-             model="aurora-0.25-pretrained", check_times: int | None = 4) -> str:
-    """A human-readable account of how ``ds`` is read (used by ``xaurora info``).
-
-    Runs the checks that methods running the model run (reading, units, NaNs, pressure levels,
-    the variables ``model`` needs, its patch size and training grid) and lists *every* problem
-    found, after a line ``Cannot be read as is: N problem(s)``. Values are checked on
-    ``check_times`` time steps spread over the data (``None``: all of them).
-    """
-    from xaurora.models.registry import get_info
-
-    info = get_info(model) if isinstance(model, str) else getattr(model, "info", model)
-    if timestep_hours is None:
-        timestep_hours = info.timestep.total_seconds() / 3600 if info is not None else 6.0
-    lines, problems, notes = [], [], []
-    raw = _rename_dims(ds)
-    for name, da in raw.data_vars.items():
-        role = _classify(str(name), da)
-        what = "ignored (not an Aurora input)" if role is None else f"{role[0]:6s} → {role[1]}"
-        lines.append(f"  {str(name):28s} {str(tuple(da.dims)):40s} {what}")
-    head = [f"Variables ({len(raw.data_vars)}):", *lines]
-    try:
-        cds = canonicalize(ds, static=static, check_values=False)
-    except ValueError as err:  # say what was understood, then what stops reading it
-        problems.append(str(err))
-        for name in raw.data_vars:  # the values of each variable that can be read alone
-            if _classify(str(name), raw[name]) is None:
-                continue
-            try:
-                one = canonicalize(ds[[name]], check_values=False)
-            except ValueError:
-                continue
-            for canon in one.data_vars:
-                problems += value_problems(_some_times(one[canon], check_times), str(canon))
-        return _with_problems(head, problems, notes)
-    if static is None and info is not None and not any(
-            str(v).startswith(STATIC_PREFIX) for v in cds.data_vars):
-        from xaurora.io.static import released_static
-
-        released = released_static(info)  # as embed does: the checkpoint's statics, if cached
-        if released is not None:
-            try:
-                cds = canonicalize(ds, static=released, check_values=False)
-                notes.append(f"Static fields from {info.name}'s released file in the Hugging "
-                             f"Face cache.")
-            except ValueError as err:
-                problems.append(f"{err} (the static fields released with {info.name})")
-    head.append("Grid:")
-    lat, lon = cds["lat"].values, cds["lon"].values
-    head.append(f"  lat {lat.size} rows {lat[0]:g} → {lat[-1]:g} (descending after reading)")
-    head.append(f"  lon {lon.size} cols {lon[0]:g} → {lon[-1]:g} (wrapped to [0, 360))")
-    from xaurora.grid import patch_centres
-
-    sizes = (4, 10, 3) if info is None else (info.patch_size,)
-    for p in sizes:
-        try:
-            la, lo = patch_centres(lat, lon, p)
-            head.append(f"  patch size {p}: {la.size} × {lo.size} patches")
-        except ValueError as e:
-            head.append(f"  patch size {p}: not usable ({str(e).split('.')[0]})")
-            if info is not None:
-                problems.append(str(e))
-    if info is not None:
-        mismatch = grid_mismatch(cds, info)
-        if mismatch:
-            notes.append("Warning: " + mismatch.split(" Fix:")[0])
-    if "level" in cds.dims:
-        head.append(f"Levels (hPa): {cds['level'].values.tolist()}")
-    if "time" in cds.dims:
-        from xaurora.batch import analysis_times
-
-        t = cds["time"].values
-        at = analysis_times(cds, np.timedelta64(int(timestep_hours * 3600), "s"), strict=False)
-        iso = [np.datetime_as_string(np.datetime64(x, "m"), unit="m") for x in (t[0], t[-1])]
-        head.append(f"Times: {t.size} from {iso[0]} to {iso[1]}; {at.size} have their "
-                    f"t − {timestep_hours:g} h step (usable analysis times)")
-        if at.size == 0:
-            problems.append(f"time: no time step has its previous step t − {timestep_hours:g} h "
-                            f"(Aurora needs both). Fix: include consecutive time steps.")
-    names = result_names(cds)
-    statics = [f"{v} ({cds[v].attrs.get('source_name', v)}"
-               + (" from static=" if static is not None and v not in _own_statics(raw) else "")
-               + (f", named {names[v]} in results)" if names[v] != cds[v].attrs.get(
-                   "source_name", v) else ")")
-               for v in cds.data_vars if str(v).startswith(STATIC_PREFIX)]
-    head.append(f"Static fields: {', '.join(statics) or 'none (pass static=...)'}")
-    lazy = any(cds.variables[v].chunks is not None for v in cds.data_vars)
-    head.append(f"Backed by {'Dask (lazy)' if lazy else 'memory'}")
-    if info is not None:
-        missing = missing_message(cds, info)
-        if missing:
-            problems.append(missing)
-    try:
-        atmos = [v for v in cds.data_vars if "level" in cds.variables[v].dims]
-        if atmos:
-            _check_levels(cds["level"].values, atmos)
-    except ValueError as err:
-        problems.append(str(err))
-    else:
-        n_t = cds.sizes.get("time", 0)
-        if check_times is not None and n_t > check_times:
-            notes.append(f"Values (units, NaN) checked at {check_times} of {n_t} time steps; "
-                         f"embed checks every step it reads.")
-        for v in cds.data_vars:
-            problems += value_problems(_some_times(cds[v], check_times), str(v))
-    return _with_problems(head, problems, notes)
-
-
-def _own_statics(raw: xr.Dataset) -> set[str]:
-    """Canonical names of the static fields the dataset itself holds."""
-    return {c[1] for n in raw.data_vars if (c := _classify(str(n), raw[n])) and c[0] == "static"}
-
-
-def _some_times(da: xr.DataArray, n: int | None) -> xr.DataArray:
-    if n is None or "time" not in da.dims or da.sizes["time"] <= n:
-        return da
-    return da.isel(time=np.unique(np.linspace(0, da.sizes["time"] - 1, n).round().astype(int)))
-
-
-def _with_problems(head: list[str], problems: list[str], notes: list[str]) -> str:
-    out = [*head, *notes]
-    if problems:
-        out.append(f"{PROBLEM} {len(problems)} problem(s):")
-        out += [f"  {i}. {p}" for i, p in enumerate(problems, 1)]
-    return "\n".join(out)
+    if lat is not None:
+        obj = obj.sel(lat=np.asarray(lat, dtype=obj["lat"].dtype))
+        obj = obj.assign_coords(lat=("lat", np.asarray(lat), obj["lat"].attrs))
+    if lon is not None:
+        obj = obj.sel(lon=np.mod(np.asarray(lon, dtype=np.float64), 360.0))
+        obj = obj.assign_coords(lon=("lon", np.asarray(lon), obj["lon"].attrs))
+    return obj

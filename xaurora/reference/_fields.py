@@ -29,7 +29,7 @@ class Fields:
 
     @classmethod
     def build(cls, variables: Sequence[str], levels: Sequence[int], history: int) -> Fields:
-        from xaurora.io.canonical import norm_stats
+        from xaurora.io.normalisation import norm_stats
 
         variables = (variables,) if isinstance(variables, str) else tuple(variables)
         names, atmos = [], []
