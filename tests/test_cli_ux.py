@@ -125,25 +125,27 @@ def test_status_line_comes_before_the_model_loads(src, tmp_path, monkeypatch, ca
 
 
 def test_ctrl_c_ends_with_one_line_and_exit_130(src, tmp_path, monkeypatch, capsys):
-    real = xr.Dataset.to_zarr
+    from xaurora.io.writer import RegionWriter
+
+    real = RegionWriter.put
     calls = {"n": 0}
 
     def interrupted(self, *args, **kwargs):
-        if "region" in kwargs:
-            calls["n"] += 1
-            if calls["n"] == 3:  # after step 1 (embedding + flag), during step 2
-                raise KeyboardInterrupt
+        calls["n"] += 1
+        if calls["n"] == 2:  # Ctrl-C in the main thread while step 1 is handed to the writer
+            raise KeyboardInterrupt
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(xr.Dataset, "to_zarr", interrupted)
+    monkeypatch.setattr(RegionWriter, "put", interrupted)
     out = tmp_path / "o.zarr"
-    assert cli.main(["embed", str(src), str(out), "--model", "tiny", "--no-progress"]) == 130
+    args = ["embed", str(src), str(out), "--model", "tiny", "--no-progress", "--batch-size", "1"]
+    assert cli.main(args) == 130
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert lines[-1] == ("xaurora: interrupted: 1 of 3 steps written; run the same command "
                          "again to resume")
     assert not any("Traceback" in ln for ln in lines)
-    monkeypatch.setattr(xr.Dataset, "to_zarr", real)
-    assert cli.main(["embed", str(src), str(out), "--model", "tiny", "--no-progress"]) == 0
+    monkeypatch.setattr(RegionWriter, "put", real)
+    assert cli.main(args) == 0
     assert xr.open_zarr(out)["done"].values.all()
 
 
