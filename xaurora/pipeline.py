@@ -131,9 +131,13 @@ class BatchSource:
     def _tensor(self, values: np.ndarray):
         import torch
 
-        with warnings.catch_warnings():  # read-only arrays (file-backed) are only read
-            warnings.simplefilter("ignore", UserWarning)
-            t = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+        values = np.ascontiguousarray(values, dtype=np.float32)
+        if values.flags.writeable:
+            t = torch.from_numpy(values)
+        else:
+            with warnings.catch_warnings():  # read-only arrays (file-backed) are only read
+                warnings.simplefilter("ignore", UserWarning)
+                t = torch.from_numpy(values)
         return t.pin_memory() if self.pin else t
 
     def positions(self, times) -> tuple[np.ndarray, np.ndarray]:
