@@ -127,6 +127,7 @@ class BatchSource:
         self.read_ahead = int(read_ahead)
         # position → (the arrays of the read that brought it, its index in them)
         self._cache: dict[int, tuple[dict[str, np.ndarray], int]] = {}
+        self._last_read = 0
 
     def _tensor(self, values: np.ndarray):
         import torch
@@ -190,7 +191,12 @@ class BatchSource:
         need = [int(p) for p in unique if int(p) not in self._cache]
         if need:
             more = [int(p) for p in ahead if int(p) not in self._cache and int(p) not in need]
-            need = sorted(need + more[: max(self.read_ahead - len(need), 0)])
+            # reads grow from what the first batch needs to read_ahead (doubling): the first
+            # batch comes quickly, and each read takes less time than the model spends on the
+            # batches of the read before (at 1°: 2, 2, 4, 8, 8, … steps)
+            size = min(self.read_ahead, max(len(need), 2 * self._last_read))
+            need = sorted(need + more[: max(size - len(need), 0)])
+            self._last_read = len(need)
             self._cache.update(self._load(need))
         parts = [self._cache[int(p)] for p in unique]
         whole, first = parts[0]
