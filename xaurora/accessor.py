@@ -27,7 +27,7 @@ DATASET_METHODS = {
     "embed": "xaurora.embedding",
     "forecast": "xaurora.forecasting",
     "canonicalize": "xaurora.io.canonical",
-    "describe": "xaurora.io.canonical",
+    "describe": "xaurora.io.description",
     "probe_layers": "xaurora.analysis.layers",
     "relevance": "xaurora.attribution.relevance",
     "perturbation_test": "xaurora.attribution.perturb",

@@ -24,12 +24,14 @@ def open_any(path: str):
     """Open a netCDF file or zarr store lazily."""
     import xarray as xr
 
+    from xaurora.io.names import TIME_NAMES
+
     if not os.path.exists(path):
         raise SystemExit(f"xaurora: {path!r} does not exist.")
     if path.rstrip("/").endswith(".zarr") or os.path.isdir(path):
         return xr.open_zarr(path)
     with xr.open_dataset(path) as probe:  # one time step per chunk: stream, never load all
-        tdims = [d for d in probe.dims if d in ("time", "valid_time")]
+        tdims = [d for d in probe.dims if d in TIME_NAMES]
     return xr.open_dataset(path, chunks={d: 1 for d in tdims})
 
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 import os
 import queue
 import threading
-import warnings
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
@@ -130,15 +129,9 @@ class BatchSource:
         self._last_read = 0
 
     def _tensor(self, values: np.ndarray):
-        import torch
+        from xaurora.tensors import float32_tensor
 
-        values = np.ascontiguousarray(values, dtype=np.float32)
-        if values.flags.writeable:
-            t = torch.from_numpy(values)
-        else:
-            with warnings.catch_warnings():  # read-only arrays (file-backed) are only read
-                warnings.simplefilter("ignore", UserWarning)
-                t = torch.from_numpy(values)
+        t = float32_tensor(values)
         return t.pin_memory() if self.pin else t
 
     def positions(self, times) -> tuple[np.ndarray, np.ndarray]:

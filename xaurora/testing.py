@@ -59,18 +59,19 @@ def _era5_like(rng, lat, lon, times, levels, names: dict, space: tuple[str, ...]
     smooth field exceeds 0.3, orography on land and a soil type. The draws follow one fixed
     order, so a seed gives the same fields on any grid layout.
     """
-    from aurora.normalisation import level_to_str, locations, scales
+    from xaurora.io.normalisation import norm_stats
 
     tdim, ldim = names["dims"][:2]
     hours = (times - times[0]) / pd.Timedelta("1h")
     data = {}
     for v in ("2t", "10u", "10v", "msl"):
-        f = locations[v] + 0.8 * scales[v] * _smooth(rng, lat, lon, hours)
+        loc, scale = norm_stats(v)
+        f = loc + 0.8 * scale * _smooth(rng, lat, lon, hours)
         data[names[v]] = ((tdim, *space), f.astype(np.float32))
     for v in ("z", "u", "v", "t", "q"):
         field = np.stack(
-            [locations[f"{v}_{level_to_str(p)}"] + 0.8 * scales[f"{v}_{level_to_str(p)}"]
-             * _smooth(rng, lat, lon, hours) for p in levels], axis=1)
+            [norm_stats(v, p)[0] + 0.8 * norm_stats(v, p)[1] * _smooth(rng, lat, lon, hours)
+             for p in levels], axis=1)
         if v == "q":
             field = np.clip(field, 0, None)
         data[names[v]] = ((tdim, ldim, *space), field.astype(np.float32))

@@ -85,16 +85,9 @@ def check_values_of(da: xr.DataArray, name: str, threads: bool = True) -> None:
     else:
         shape = (1, 1, -1)
     if threads:
-        import torch
+        from xaurora.tensors import float32_tensor
 
-        flat = np.ascontiguousarray(values, dtype=np.float32)
-        if flat.flags.writeable:
-            tensor = torch.from_numpy(flat)
-        else:
-            with warnings.catch_warnings():  # read-only arrays (netCDF-backed) are only read
-                warnings.simplefilter("ignore", UserWarning)
-                tensor = torch.from_numpy(flat)
-        sums = tensor.reshape(shape).sum(dim=(0, 2)).double().numpy()
+        sums = float32_tensor(values).reshape(shape).sum(dim=(0, 2)).double().numpy()
     else:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is handled below
             flat = np.ascontiguousarray(values, dtype=np.float32).reshape(shape)
