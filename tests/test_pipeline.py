@@ -246,7 +246,24 @@ def test_reads_are_memory_bounded_and_the_queue_holds_one_read(tiny, monkeypatch
     monkeypatch.setattr(src, "_load", lambda pos: computes.append(list(pos)) or real(pos))
     with pipeline.batches(src, times, batch_size=1, prefetch=1) as it:
         got = [b.surf_vars["2t"][0, 1].numpy() for _, b in it]
-    assert [len(c) for c in computes] == [3, 3, 3]  # 9 steps, each read once, 3 at a time
+    # 9 steps, each read once: the first read is what the first batch needs (t − Δ, t), the
+    # next ones double up to read_ahead
+    assert [len(c) for c in computes] == [2, 3, 3, 1]
+    assert sorted(p for c in computes for p in c) == list(range(9))
     np.testing.assert_array_equal(np.stack(got), cds["2t"].values[1:])
     monkeypatch.setattr(pipeline, "READ_BYTES", 1)  # one step never fits: read one at a time
     assert pipeline.BatchSource(cds, tiny.module, tiny.timestep).read_ahead == 1
+
+
+def test_reads_double_from_the_first_batch_up_to_read_ahead(tiny, monkeypatch):
+    ds = xa.testing.synthetic_dataset(n_times=17)
+    cds = canonicalize(ds.chunk(time=1), info=tiny.info)
+    step = sum(cds[v].nbytes // 17 for v in ["2t", "10u", "10v", "msl", "z", "u", "v", "t", "q"])
+    monkeypatch.setattr(pipeline, "READ_BYTES", 8 * step)
+    src = pipeline.BatchSource(cds, tiny.module, tiny.timestep)
+    computes = []
+    real = src._load
+    monkeypatch.setattr(src, "_load", lambda pos: computes.append(list(pos)) or real(pos))
+    with pipeline.batches(src, select_times(cds, tiny.timestep), prefetch=1) as it:
+        n = sum(1 for _ in it)
+    assert n == 16 and [len(c) for c in computes] == [2, 4, 8, 3]
