@@ -11,7 +11,8 @@ completely would give: Aurora's own preparation inside ``module(batch)`` still r
 CPU time per step of the reader and of the model thread (which, unlike wall
 time, other jobs on a shared machine barely change).
 
-Run: ``.venv/bin/python benchmarks/bench_embed_prefetch.py [--repeats 3] [--sleep 0.05]``
+Run: ``.venv/bin/python benchmarks/bench_embed_prefetch.py [--repeats 3] [--sleep 0.05]
+[--device cuda]`` (on a GPU, Aurora's own preparation of each sample runs on the device)
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def slow_encoder(module, sleep: float):
         h, w = batch.spatial_shape
         time.sleep(sleep * b)
         n = enc.latent_levels * (h // enc.patch_size) * (w // enc.patch_size)
-        return torch.zeros(b, n, enc.embed_dim)
+        x = next(iter(batch.surf_vars.values()))
+        return torch.zeros(b, n, enc.embed_dim, device=x.device)
 
     enc.forward = forward  # an instance attribute: nn.Module.__call__ (and its hooks) use it
 
@@ -52,9 +54,10 @@ def main() -> None:
     p.add_argument("--sleep", type=float, default=0.05, help="fake encoder seconds per sample")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    p.add_argument("--device", default="cpu", help="where the model runs (e.g. cuda)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    model = xa.load_model("tiny")
+    model = xa.load_model("tiny", device=a.device)
     slow_encoder(model.module, a.sleep)
     with tempfile.TemporaryDirectory() as d:
         store = Path(d) / "in.zarr"
@@ -73,7 +76,8 @@ def main() -> None:
         # the model alone: the same fake encoder on batches already in memory (Aurora's own
         # preparation inside module(batch), normalisation and cropping, runs here too)
         src = BatchSource(cds, model.module, model.timestep)
-        ready = [src.read(times[i : i + 1], times[i + 1 : i + 9]) for i in range(times.size)]
+        ready = [src.read(times[i : i + 1], times[i + 1 : i + 9]).to(a.device)
+                 for i in range(times.size)]
         alone = []
         for _ in range(a.repeats):
             t0 = time.perf_counter()
