@@ -27,11 +27,9 @@ import xarray as xr
 from xaurora.analysis.metrics import METRIC_ATTRS, classification_metrics, regression_metrics
 from xaurora.analysis.stacking import Stacker
 from xaurora.errors import XauroraError
-from xaurora.grid import patch_centres, to_patches
 from xaurora.grids import grid_of
-from xaurora.grids.base import align_time
+from xaurora.grids.patches import patch_labels
 from xaurora.io.names import LAT_ATTRS, LON_ATTRS
-from xaurora.labels import canonical_grid
 
 __all__ = ["SAMPLE_DIMS", "labels_on_grid", "labels_on_patches", "probe"]
 
@@ -220,47 +218,8 @@ def labels_on_patches(
     >>> labels_on_patches(fine, emb, "regression").values.ravel().tolist()
     [1.0, 0.5]
     """
-    if not isinstance(labels, xr.DataArray):
-        raise TypeError(
-            f"{what}: expected an xr.DataArray, got {type(labels).__name__}. "
-            "Fix: pass one variable, e.g. xa.labels.land_sea(ds)."
-        )
-    name = labels.name or what
-    lab = canonical_grid(labels)
-    extra = [d for d in lab.dims if d not in SAMPLE_DIMS]
-    if extra:
-        raise XauroraError(
-            f"{name}: has dim(s) {extra} besides time/lat/lon. "
-            f"Fix: select one value, e.g. {what}.isel({extra[0]}=0)."
-        )
-    if lab.dtype == bool:
-        lab = lab.astype(np.float32)
-    e_lat, e_lon = np.sort(emb["lat"].values), np.sort(emb["lon"].values % 360)
-    if not (_same(np.sort(lab["lat"].values), e_lat) and _same(lab["lon"].values, e_lon)):
-        p = patch_size or emb.attrs.get("patch_size")
-        ok = False
-        if p:
-            try:
-                c_lat, c_lon = patch_centres(lab["lat"].values, lab["lon"].values, int(p))
-                ok = _same(np.sort(c_lat), e_lat) and _same(c_lon, e_lon)
-            except ValueError:
-                ok = False
-        if not ok:
-            raise XauroraError(
-                f"{name}: its grid ({_grid_text(lab)}) is neither the embedding's patch grid "
-                f"({_grid_text(emb)}) nor an input grid that patches of size {p} reduce to it"
-                f"{_input_grid_text(emb)}. Fix: regrid the labels onto the dataset that was "
-                "embedded (e.g. labels.interp_like(ds)) or onto the patch grid (emb.lat, emb.lon)."
-            )
-        lab = to_patches(lab, int(p))
-    # same values up to 1e-6 (checked above): take the embedding's order and exact coords
-    lab = lab.sel(lat=emb["lat"].values, lon=emb["lon"].values % 360, method="nearest")
-    lab = lab.assign_coords(lat=emb["lat"], lon=emb["lon"])
-    lab = align_time(lab, emb, str(name), what)
-    lab = lab.drop_vars([c for c in lab.coords if c not in lab.dims])
-    if task == "classification":
-        lab = xr.where(lab.isnull(), np.nan, lab >= 0.5)
-    return lab.astype(np.float64).rename(str(name))
+    _require_dataarray(labels, what)
+    return _as_task(patch_labels(labels, emb, patch_size, what), task)
 
 
 def labels_on_grid(
@@ -275,15 +234,24 @@ def labels_on_grid(
     The grid reduces them (patch mean; mean of a HEALPix cell's children; mean over the
     lat–lon points nearest to each cell centre); labels already on the grid are kept.
     """
+    _require_dataarray(labels, what)
+    return _as_task(grid_of(emb).labels(labels, emb, patch_size, what), task)
+
+
+def _require_dataarray(labels, what: str) -> None:
     if not isinstance(labels, xr.DataArray):
         raise TypeError(
             f"{what}: expected an xr.DataArray, got {type(labels).__name__}. "
             "Fix: pass one variable, e.g. xa.labels.land_sea(ds)."
         )
-    lab = grid_of(emb).labels(labels, emb, patch_size, what)
+
+
+def _as_task(lab: xr.DataArray, task: str) -> xr.DataArray:
+    """Reduced labels as the task reads them: ``≥ 0.5`` (1/0, NaN kept) for classification."""
+    name = lab.name
     if task == "classification":
         lab = xr.where(lab.isnull(), np.nan, lab >= 0.5)
-    return lab.astype(np.float64).rename(lab.name)
+    return lab.astype(np.float64).rename(name)
 
 
 def _probe_dims(emb: xr.DataArray) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -347,24 +315,6 @@ def _check_classes(y: np.ndarray, where: str, fix: str) -> None:
             f"labels: {where} has a single class ({only}); the probe needs both 0 and 1 there "
             f"(balanced accuracy and ROC AUC are undefined otherwise). Fix: {fix}."
         )
-
-
-def _same(a, b) -> bool:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=0, atol=1e-6))
-
-
-def _grid_text(da) -> str:
-    la, lo = da["lat"].values, da["lon"].values
-    return f"{la.size}x{lo.size}, lat {la[0]:g}..{la[-1]:g}, lon {lo[0]:g}..{lo[-1]:g}"
-
-
-def _input_grid_text(emb) -> str:
-    a = emb.attrs
-    if "grid_n_lat" in a:
-        return (f" (the embedded input grid was {a['grid_n_lat']}x{a.get('grid_n_lon', '?')}, "
-                f"lat {a.get('grid_lat_first', '?')}..{a.get('grid_lat_last', '?')})")
-    return ""
 
 
 def _describe(split) -> str:

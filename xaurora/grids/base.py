@@ -92,6 +92,18 @@ def group_mean(values: xr.DataArray, dim: str, index: np.ndarray, n: int,
     return sums / nums.where(nums > 0)
 
 
+def checked_labels(lab: xr.DataArray, name: str, what: str, allowed: tuple[str, ...],
+                   besides: str) -> xr.DataArray:
+    """``lab`` if it has no dims but ``allowed`` (else an actionable error), booleans as 0/1."""
+    extra = [d for d in lab.dims if d not in allowed]
+    if extra:
+        raise XauroraError(
+            f"{name}: has dim(s) {extra} besides {besides}. "
+            f"Fix: select one value, e.g. {what}.isel({extra[0]}=0)."
+        )
+    return lab.astype(np.float32) if lab.dtype == bool else lab
+
+
 def align_time(lab: xr.DataArray, da: xr.DataArray, name: str, what: str) -> xr.DataArray:
     """``lab`` on ``da``'s times: dropped when ``da`` has none (one time allowed), else selected."""
     if "time" not in lab.dims:
@@ -289,14 +301,7 @@ class CellGrid(LatentGrid):
             lab = canonical_grid(labels)
             la2, lo2 = np.meshgrid(lab["lat"].values, lab["lon"].values, indexing="ij")
             lab = self._by_nearest(lab.stack(point=("lat", "lon")), "point", la2, lo2, da)
-        extra = [d for d in lab.dims if d not in ("time", "cells")]
-        if extra:
-            raise XauroraError(
-                f"{name}: has dim(s) {extra} besides time and the grid. "
-                f"Fix: select one value, e.g. {what}.isel({extra[0]}=0)."
-            )
-        if lab.dtype == bool:
-            lab = lab.astype(np.float32)
+        lab = checked_labels(lab, str(name), what, ("time", "cells"), "time and the grid")
         lab = align_time(lab, da, str(name), what)
         keep = {k: v for k, v in da.coords.items() if v.dims and set(v.dims) <= {"cells"}}
         lab = lab.drop_vars([c for c in lab.coords if c not in lab.dims or c == "cells"])

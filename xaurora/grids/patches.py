@@ -15,7 +15,8 @@ import numpy as np
 import xarray as xr
 
 from xaurora import grid as _grid
-from xaurora.grids.base import LatentGrid
+from xaurora.errors import XauroraError
+from xaurora.grids.base import LatentGrid, align_time, checked_labels
 from xaurora.io.names import LAT_ATTRS, LON_ATTRS
 
 
@@ -62,8 +63,57 @@ class Patches(LatentGrid):
         return mask.drop_vars(["lat", "lon"])
 
     def labels(self, labels, da, patch_size=None, what="labels") -> xr.DataArray:
-        # The lat–lon reduction (with its checks and messages) is the probe's long-standing one.
-        from xaurora.analysis.probe import labels_on_patches
+        return patch_labels(labels, da, patch_size or self.patch_size, what)
 
-        return labels_on_patches(labels, da, "regression", patch_size or self.patch_size,
-                                 what=what)
+
+def patch_labels(labels: xr.DataArray, emb: xr.DataArray, patch_size: int | None = None,
+                 what: str = "labels") -> xr.DataArray:
+    """``labels`` on ``emb``'s patch grid: kept when already on it, else reduced from the input
+    grid by the mean over each patch (:func:`xaurora.grid.to_patches`); named ``labels``' name.
+    """
+    name = labels.name or what
+    lab = checked_labels(_grid.canonical_grid(labels), str(name), what, ("time", "lat", "lon"),
+                         "time/lat/lon")
+    e_lat, e_lon = np.sort(emb["lat"].values), np.sort(emb["lon"].values % 360)
+    if not (_same(np.sort(lab["lat"].values), e_lat) and _same(lab["lon"].values, e_lon)):
+        p = patch_size or emb.attrs.get("patch_size")
+        ok = False
+        if p:
+            try:
+                c_lat, c_lon = _grid.patch_centres(lab["lat"].values, lab["lon"].values, int(p))
+                ok = _same(np.sort(c_lat), e_lat) and _same(c_lon, e_lon)
+            except ValueError:
+                ok = False
+        if not ok:
+            raise XauroraError(
+                f"{name}: its grid ({_grid_text(lab)}) is neither the embedding's patch grid "
+                f"({_grid_text(emb)}) nor an input grid that patches of size {p} reduce to it"
+                f"{_input_grid_text(emb)}. Fix: regrid the labels onto the dataset that was "
+                "embedded (e.g. labels.interp_like(ds)) or onto the patch grid (emb.lat, emb.lon)."
+            )
+        lab = _grid.to_patches(lab, int(p))
+    # same values up to 1e-6 (checked above): take the embedding's order and exact coords
+    lab = lab.sel(lat=emb["lat"].values, lon=emb["lon"].values % 360, method="nearest")
+    lab = lab.assign_coords(lat=emb["lat"], lon=emb["lon"])
+    lab = align_time(lab, emb, str(name), what)
+    return lab.drop_vars([c for c in lab.coords if c not in lab.dims]).rename(str(name))
+
+
+
+
+def _same(a, b) -> bool:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=0, atol=1e-6))
+
+
+def _grid_text(da) -> str:
+    la, lo = da["lat"].values, da["lon"].values
+    return f"{la.size}x{lo.size}, lat {la[0]:g}..{la[-1]:g}, lon {lo[0]:g}..{lo[-1]:g}"
+
+
+def _input_grid_text(emb) -> str:
+    a = emb.attrs
+    if "grid_n_lat" in a:
+        return (f" (the embedded input grid was {a['grid_n_lat']}x{a.get('grid_n_lon', '?')}, "
+                f"lat {a.get('grid_lat_first', '?')}..{a.get('grid_lat_last', '?')})")
+    return ""
