@@ -10,7 +10,8 @@ the model's critical path:
   read is kept for the next batch). With ``check=True`` it checks every value it reads exactly
   once: in-memory data in one pass over all of it, lazy data as each step is read.
 * :func:`batches` runs the source in one bounded background thread (a queue of ``prefetch``
-  ready batches), so reading, checking and assembling overlap the model. On CUDA the tensors are
+  ready batches; for lazy data, the batches of one whole read), so reading, checking and
+  assembling overlap the model. On CUDA the tensors are
   pinned and copied with ``non_blocking=True``. An error in the thread is raised in the caller
   unchanged, and leaving the loop early (an error, Ctrl-C, ``break``) stops and joins the thread.
 * :func:`auto_batch_size` picks the largest batch that fits the device from a one-sample probe.
@@ -186,7 +187,7 @@ class BatchSource:
             more = [int(p) for p in ahead if int(p) not in self._cache and int(p) not in need]
             # reads grow from what the first batch needs to read_ahead (doubling): the first
             # batch comes quickly, and each read takes less time than the model spends on the
-            # batches of the read before (at 1°: 2, 2, 4, 8, 8, … steps)
+            # batches of the read before (at 1°: 2, 4, 8, 8, … steps)
             size = min(self.read_ahead, max(len(need), 2 * self._last_read))
             need = sorted(need + more[: max(size - len(need), 0)])
             self._last_read = len(need)
