@@ -246,9 +246,10 @@ def test_reads_are_memory_bounded_and_the_queue_holds_one_read(tiny, monkeypatch
     monkeypatch.setattr(src, "_load", lambda pos: computes.append(list(pos)) or real(pos))
     with pipeline.batches(src, times, batch_size=1, prefetch=1) as it:
         got = [b.surf_vars["2t"][0, 1].numpy() for _, b in it]
-    # 9 steps, each read once: the first read is what the first batch needs (t − Δ, t), the
-    # next ones double up to read_ahead
-    assert [len(c) for c in computes] == [2, 3, 3, 1]
+    # 9 steps, each read once: the first read is what the first batch needs (t − Δ, t) and
+    # makes one analysis time ready; each next read takes twice the times the read before made
+    # ready, up to read_ahead: 2, then 2 × 1, then 3 (not 4), then what is left
+    assert [len(c) for c in computes] == [2, 2, 3, 2]
     assert sorted(p for c in computes for p in c) == list(range(9))
     np.testing.assert_array_equal(np.stack(got), cds["2t"].values[1:])
     monkeypatch.setattr(pipeline, "READ_BYTES", 1)  # one step never fits: read one at a time
@@ -266,4 +267,4 @@ def test_reads_double_from_the_first_batch_up_to_read_ahead(tiny, monkeypatch):
     monkeypatch.setattr(src, "_load", lambda pos: computes.append(list(pos)) or real(pos))
     with pipeline.batches(src, select_times(cds, tiny.timestep), prefetch=1) as it:
         n = sum(1 for _ in it)
-    assert n == 16 and [len(c) for c in computes] == [2, 4, 8, 3]
+    assert n == 16 and [len(c) for c in computes] == [2, 2, 4, 8, 1]

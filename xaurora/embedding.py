@@ -18,6 +18,7 @@ On Dask-backed input the result is lazy: one task per time chunk, nothing runs u
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,6 +147,7 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
     early (``contextlib.closing``): that stops the thread.
     """
     from xaurora import pipeline
+    from xaurora.models import forward
 
     module = model.module
     p = model.patch_size
@@ -159,8 +161,12 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
         batch_size = pipeline.auto_batch_size(source, times, module, layer, capture, autocast,
                                               prefetch)
     layout = None
+    # stopped at the encoder, the pass splits there: the model thread runs the encoder only,
+    # Aurora's preparation of its input runs with the reading (xaurora.models.forward)
+    split = layer in ("encoder", "inputs") and steps == 1 and forward.splits(module)
+    prepare = functools.partial(forward.encoder_input, module) if split else None
     with pipeline.batches(source, times, batch_size, prefetch=prefetch, device=device,
-                          slices=slices) as it:
+                          slices=slices, prepare=prepare) as it:
         for sl, batch in it:
             n = len(np.asarray(times)[sl])
             per_step = []

@@ -122,9 +122,11 @@ def edit_hooks(module, edits, batch) -> list[tuple[object, Callable]]:
     if not edits:
         return []
     from xaurora.edit import as_edits, edit_context
+    from xaurora.models.forward import EncoderInput
 
     edits = as_edits(edits)
-    ctx = edit_context(module, batch)
+    # a prepared encoder input is cropped to whole patches: the same patch centres
+    ctx = edit_context(module, batch.batch if isinstance(batch, EncoderInput) else batch)
     hooks = []
     for e in edits:
         target = resolve_layer(module, e.layer)
@@ -144,6 +146,9 @@ def edit_hooks(module, edits, batch) -> list[tuple[object, Callable]]:
 def capture(module, batch, layer: str, autocast: bool = False, edits=None):
     """Run ``module(batch)`` until ``layer``; return its output (or the encoder's input).
 
+    ``batch`` is an ``aurora.Batch``, or for ``layer`` ``"encoder"``/``"inputs"`` the prepared
+    :class:`~xaurora.models.forward.EncoderInput` (then only the encoder runs here).
+
     ``edits`` (``xa.edit`` objects) act inside the pass; the value returned is after any edit at
     ``layer``. Holds the module's lock for the whole pass.
     """
@@ -155,6 +160,12 @@ def capture(module, batch, layer: str, autocast: bool = False, edits=None):
         out["value"] = value
         raise _Stop
 
+    from xaurora.models.forward import EncoderInput, run_encoder
+
+    split = isinstance(batch, EncoderInput)
+    if split and layer not in ("encoder", "inputs"):
+        raise XauroraError(f"layer: {layer!r} runs after the encoder; a prepared encoder input "
+                           "only reaches 'inputs' and 'encoder'. Fix: pass the aurora.Batch.")
     fwd, pre = _recorder(module, layer, sink)
     device = next(module.parameters()).device
     ctx = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if autocast
@@ -162,7 +173,7 @@ def capture(module, batch, layer: str, autocast: bool = False, edits=None):
     with hooked(module, edit_hooks(module, edits, batch) + fwd, pre):
         try:
             with torch.no_grad(), ctx:
-                module(batch)
+                run_encoder(module, batch) if split else module(batch)
         except _Stop:
             pass
     if "value" not in out:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 
 import numpy as np
@@ -172,7 +172,7 @@ class BatchSource:
                                 threads=False)  # beside the model: NumPy, not torch's pool
         return {p: (values, i) for i, p in enumerate(positions)}
 
-    def _blocks(self, unique: np.ndarray, ahead: np.ndarray) -> dict[str, np.ndarray]:
+    def _blocks(self, unique: np.ndarray, ahead: np.ndarray, n: int) -> dict[str, np.ndarray]:
         """Per variable, the values at the ``unique`` positions (time first).
 
         Lazy data: steps already read are reused; a read also takes the next ``ahead``
@@ -185,12 +185,13 @@ class BatchSource:
         need = [int(p) for p in unique if int(p) not in self._cache]
         if need:
             more = [int(p) for p in ahead if int(p) not in self._cache and int(p) not in need]
-            # reads grow from what the first batch needs to read_ahead (doubling): the first
-            # batch comes quickly, and each read takes less time than the model spends on the
-            # batches of the read before (at 1°: 2, 4, 8, 8, … steps)
+            # reads grow from what the first batch needs to read_ahead, each twice the analysis
+            # times the read before made ready (the first read's history steps make none): the
+            # first batch comes quickly, and the model has work while the next read runs
+            # (at 1°, batch 1: 2, 2, 4, 8, 8, … steps)
             size = min(self.read_ahead, max(len(need), 2 * self._last_read))
             need = sorted(need + more[: max(size - len(need), 0)])
-            self._last_read = len(need)
+            self._last_read = len(need) if self._last_read else n
             self._cache.update(self._load(need))
         parts = [self._cache[int(p)] for p in unique]
         whole, first = parts[0]
@@ -215,7 +216,7 @@ class BatchSource:
 
         n = len(times)
         unique, inverse = self.positions(times)
-        blocks = self._blocks(unique, self.positions(ahead)[0] if len(ahead) else np.zeros(0))
+        blocks = self._blocks(unique, self.positions(ahead)[0] if len(ahead) else np.zeros(0), n)
         # consecutive times: pair i is block steps (i, i + 1), an overlapping view, no copy
         pairs = np.array_equal(inverse, np.repeat(np.arange(n + 1), 2)[1:-1])
 
@@ -241,17 +242,25 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
     A context manager: leaving the ``with`` block (normally, by an error or Ctrl-C) stops the
     background thread and waits for it. ``prefetch=0`` prepares each batch in the caller's thread.
     ``device`` (e.g. ``"cuda"``) moves each Batch there, asynchronously from pinned memory.
+    ``prepare`` (e.g. :func:`xaurora.models.forward.encoder_input`) turns each Batch into what the
+    model consumes, where the Batch lives: in the background thread for a CPU model (it overlaps
+    the model), after the move for a device (it runs there, as the model would run it).
     """
 
     def __init__(self, source: BatchSource, times: Sequence, batch_size: int = 1,
-                 prefetch: int = 1, device=None, slices: list[slice] | None = None) -> None:
+                 prefetch: int = 1, device=None, slices: list[slice] | None = None,
+                 prepare: Callable | None = None) -> None:
         self.source, self.times = source, np.asarray(times)
         self.slices = slices if slices is not None else batch_slices(len(times), batch_size)
         self.prefetch, self.device = prefetch, device
+        on_host = device is None or str(device) == "cpu"
+        self._host_prepare = prepare if on_host else None
+        self._device_prepare = None if on_host else prepare
         self._stop = threading.Event()
         # lazy data: room for the batches of one whole read, so that the thread reads the next
         # steps while the model works through those (a queue of one would leave the model
-        # waiting for every read); they are views of that read and take no memory of their own
+        # waiting for every read); they are views of that read, or with ``prepare`` on a CPU
+        # their prepared inputs (at most about two reads' worth: READ_BYTES bounds a read)
         size = prefetch
         if source.lazy and self.slices:
             per_batch = max(sl.stop - sl.start for sl in self.slices)
@@ -271,7 +280,7 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
     def _produce(self) -> None:
         try:
             for k, sl in enumerate(self.slices):
-                item = (sl, self.source.read(self.times[sl], self._ahead(k)))
+                item = (sl, self._read(k))
                 while not self._stop.is_set():  # a bounded put that notices a stop request
                     try:
                         self._queue.put(item, timeout=0.05)
@@ -294,7 +303,7 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
     def _iterate(self) -> Iterator:
         if self._thread is None:
             for k, sl in enumerate(self.slices):
-                yield sl, self._to_device(self.source.read(self.times[sl], self._ahead(k)))
+                yield sl, self._finish(self._read(k))
             return
         while True:
             sl, batch = self._queue.get()
@@ -302,12 +311,19 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
                 if sl == "error":
                     raise batch  # the original exception, message and type unchanged
                 return
-            yield sl, self._to_device(batch)
+            yield sl, self._finish(batch)
 
-    def _to_device(self, batch):
+    def _read(self, k: int):
+        """Batch ``k`` as read (and prepared, on a CPU), in the producing thread."""
+        batch = self.source.read(self.times[self.slices[k]], self._ahead(k))
+        return batch if self._host_prepare is None else self._host_prepare(batch)
+
+    def _finish(self, batch):
+        """In the caller's thread: the move to the device and the preparation there."""
         if self.device is None or str(self.device) == "cpu":
             return batch
-        return batch._fmap(lambda x: x.to(self.device, non_blocking=True))  # noqa: SLF001
+        batch = batch._fmap(lambda x: x.to(self.device, non_blocking=True))  # noqa: SLF001
+        return batch if self._device_prepare is None else self._device_prepare(batch)
 
     def __exit__(self, *exc) -> None:
         self.close()
