@@ -181,6 +181,9 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
                         n, len(layout.levels), layout.lat.size, layout.lon.size, -1
                     )
                 per_step.append(values.astype(np.float32, copy=False))
+            # a prepared input owns its memory: free it before the next one is prepared, so
+            # that the allocator reuses its pages (two alive at once cost page faults per step)
+            del batch
             yield sl, per_step[0] if steps == 1 else np.stack(per_step, axis=1), layout
 
 
