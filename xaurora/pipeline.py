@@ -1,6 +1,6 @@
 """Feeding Aurora: read, check and assemble batch k+1 while the model runs on batch k.
 
-``embed`` and ``xaurora embed`` (the CLI) share this loop. Three things keep the Python glue off
+``embed`` and ``xaurora embed`` (the CLI) share this loop. These keep the Python glue off
 the model's critical path:
 
 * :class:`BatchSource` does the dataset-level work once (variable lists, static fields, grid
@@ -14,6 +14,10 @@ the model's critical path:
   assembling overlap the model. On CUDA the tensors are
   pinned and copied with ``non_blocking=True``. An error in the thread is raised in the caller
   unchanged, and leaving the loop early (an error, Ctrl-C, ``break``) stops and joins the thread.
+* With ``prepare`` (:func:`xaurora.models.forward.encoder_input` when embedding stops at the
+  encoder) the background thread also turns each Batch into what the model consumes, so that
+  Aurora's own preparation of its input is off the model's thread too (on a CPU; on a GPU it
+  runs on the device after the move).
 * :func:`auto_batch_size` picks the largest batch that fits the device from a one-sample probe.
 
 A plain thread rather than ``torch.utils.data.DataLoader``: the work is one reader over an
@@ -216,7 +220,9 @@ class BatchSource:
 
         n = len(times)
         unique, inverse = self.positions(times)
-        blocks = self._blocks(unique, self.positions(ahead)[0] if len(ahead) else np.zeros(0), n)
+        # only lazy data reads ahead: in memory every step is already there
+        later = self.positions(ahead)[0] if self.lazy and len(ahead) else np.zeros(0, int)
+        blocks = self._blocks(unique, later, n)
         # consecutive times: pair i is block steps (i, i + 1), an overlapping view, no copy
         pairs = np.array_equal(inverse, np.repeat(np.arange(n + 1), 2)[1:-1])
 
