@@ -4,6 +4,7 @@ preparation overlapping the model, errors and early exits handled, auto batch si
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 
 import dask
@@ -19,6 +20,7 @@ from xaurora import pipeline
 from xaurora.batch import make_batch, select_times
 from xaurora.embedding import capture, embed_values, iter_embeddings
 from xaurora.io.canonical import canonicalize
+from xaurora.models.forward import encoder_input
 
 
 def _threads_left() -> list[threading.Thread]:
@@ -222,6 +224,10 @@ def test_cuda_batches_are_pinned_and_moved(tiny, ds5):  # pragma: no cover - GPU
     assert src.read(times[:1]).surf_vars["2t"].is_pinned()
     with pipeline.batches(src, times, device="cuda") as it:
         assert all(b.surf_vars["2t"].is_cuda for _, b in it)
+    # the encoder's input is prepared on the device, after the move
+    prepare = functools.partial(encoder_input, model.module)
+    with pipeline.batches(src, times, device="cuda", prepare=prepare) as it:
+        assert all(inp.batch.surf_vars["2t"].is_cuda for _, inp in it)
     got = ds5.aurora.embed(model).values
     np.testing.assert_allclose(got, ds5.aurora.embed(tiny).values, rtol=1e-3, atol=1e-4)
 

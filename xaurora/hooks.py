@@ -154,13 +154,13 @@ def capture(module, batch, layer: str, autocast: bool = False, edits=None):
     """
     import torch
 
+    from xaurora.models.forward import EncoderInput, run_encoder
+
     out: dict = {}
 
     def sink(value):
         out["value"] = value
         raise _Stop
-
-    from xaurora.models.forward import EncoderInput, run_encoder
 
     split = isinstance(batch, EncoderInput)
     if split and layer not in ("encoder", "inputs"):

@@ -259,9 +259,8 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
         self.source, self.times = source, np.asarray(times)
         self.slices = slices if slices is not None else batch_slices(len(times), batch_size)
         self.prefetch, self.device = prefetch, device
-        on_host = device is None or str(device) == "cpu"
-        self._host_prepare = prepare if on_host else None
-        self._device_prepare = None if on_host else prepare
+        self.prepare = prepare
+        self._on_host = device is None or str(device).split(":")[0] == "cpu"
         self._stop = threading.Event()
         # lazy data: room for the batches of one whole read, so that the thread reads the next
         # steps while the model works through those (a queue of one would leave the model
@@ -322,14 +321,14 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
     def _read(self, k: int):
         """Batch ``k`` as read (and prepared, on a CPU), in the producing thread."""
         batch = self.source.read(self.times[self.slices[k]], self._ahead(k))
-        return batch if self._host_prepare is None else self._host_prepare(batch)
+        return self.prepare(batch) if self.prepare is not None and self._on_host else batch
 
     def _finish(self, batch):
         """In the caller's thread: the move to the device and the preparation there."""
-        if self.device is None or str(self.device) == "cpu":
+        if self._on_host:
             return batch
         batch = batch._fmap(lambda x: x.to(self.device, non_blocking=True))  # noqa: SLF001
-        return batch if self._device_prepare is None else self._device_prepare(batch)
+        return batch if self.prepare is None else self.prepare(batch)
 
     def __exit__(self, *exc) -> None:
         self.close()

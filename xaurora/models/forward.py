@@ -11,7 +11,7 @@ encoder receives inside ``module(batch)``, to the bit.
 Splitting the pass lets the preparation run where it is cheapest: :mod:`xaurora.pipeline`
 prepares batch k + 1 in its background thread while the encoder runs on batch k, so a model
 thread that only waits for the encoder (a GPU, native code) is not held up by ~190 small
-tensor operations per sample and by waking PyTorch's worker threads for each of them.
+tensor operations per sample, nor by waking PyTorch's worker threads after each pause.
 
 Only a module whose class keeps Aurora's own ``forward`` (and a fixed lead time) is split
 (:func:`splits`): a subclass that rewrites ``forward`` runs whole, through ``module(batch)``.
@@ -43,10 +43,6 @@ class EncoderInput:
 
     batch: object
     size: int
-
-    @property
-    def metadata(self):
-        return self.batch.metadata
 
 
 def splits(module) -> bool:
@@ -83,8 +79,8 @@ def encoder_input(module, batch) -> EncoderInput:
 def run_encoder(module, inp: EncoderInput):
     """``module.encoder`` on a prepared input, with the lead time and autocast Aurora uses.
 
-    Call it without gradients (``torch.no_grad()``) and, like every pass, under the module's
-    lock when hooks are registered (:func:`xaurora.hooks.hooked`).
+    Runs without gradients; like every pass, call it under the module's lock when hooks are
+    registered (:func:`xaurora.hooks.capture` does both).
     """
     import torch
 
