@@ -14,6 +14,7 @@ Run on a GPU machine:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 
 import numpy as np
@@ -24,6 +25,7 @@ from xaurora.attribution import Target, relevance
 from xaurora.batch import make_batch
 from xaurora.embedding import embed_values
 from xaurora.io.canonical import canonicalize
+from xaurora.models.forward import encoder_input, run_encoder
 from xaurora.models.registry import ERA5_LEVELS
 
 
@@ -72,6 +74,19 @@ def bare_encoder_loop(cds, times, model, batch_size: int, device: str) -> list:
     return out
 
 
+def lrp(ds, model, device: str) -> None:
+    """LRP of a forecast's regional mean, with and without activation checkpointing."""
+    target = Target("msl", region=(30, 72, -12, 45))
+    for ckpt in (False, True):
+        try:
+            s, mem = timed(lambda c=ckpt: relevance(ds.isel(time=[0, 1]), model, target,
+                                                    checkpointing=c), device, 1)
+            print(f"LRP checkpointing={ckpt!s:5}: {s:8.2f} s  peak {mem:6.1f} GiB")
+        except torch.cuda.OutOfMemoryError:
+            print(f"LRP checkpointing={ckpt!s:5}: out of GPU memory")
+            _reset(device)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="aurora-0.25-pretrained")
@@ -80,6 +95,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--skip-lrp", action="store_true")
+    p.add_argument("--only-lrp", action="store_true", help="only the LRP figures")
     a = p.parse_args()
     n_lat, n_lon = int(round(180 / a.grid)) + 1, int(round(360 / a.grid))
     model = xa.load_model(a.model, random_weights=True, device=a.device)
@@ -90,10 +106,28 @@ def main() -> None:
     gpu = torch.cuda.get_device_name() if a.device.startswith("cuda") else "cpu"
     print(f"{a.model} (random weights), {n_lat} × {n_lon} grid, 13 levels, batch {a.batch_size}, "
           f"device {a.device} ({gpu})")
+    if a.only_lrp:
+        return lrp(ds, model, a.device)
     for name, bf16 in (("fp32", False), ("bf16", True)):
         s, mem = timed(lambda bf16=bf16: embed_values(cds, times, model, "encoder", a.batch_size,
                                                       autocast=bf16), a.device, a.repeats)
-        print(f"encoder  {name}: {a.batch_size / s:8.2f} samples/s  peak {mem:6.1f} GiB")
+        print(f"encoder  {name}: {a.batch_size / s:8.2f} samples/s  peak {mem:6.1f} GiB  "
+              f"(embed: read, move, prepare, encoder, output back in host memory)")
+    # the encoder alone: its input prepared on the device, its output left there
+    inp = encoder_input(model.module, make_batch(cds, times, model.module).to(a.device))
+    for name, bf16 in (("fp32", False), ("bf16", True)):
+        def alone(bf16=bf16):
+            ctx = (torch.autocast(device_type=a.device.split(":")[0], dtype=torch.bfloat16)
+                   if bf16 else contextlib.nullcontext())
+            with ctx:
+                return run_encoder(model.module, inp)
+
+        s, mem = timed(alone, a.device, a.repeats)
+        print(f"encoder alone {name}: {a.batch_size / s:8.2f} samples/s  peak {mem:6.1f} GiB  "
+              f"(input prepared on the device, output left there)")
+    out_bytes = run_encoder(model.module, inp).numel() * 4
+    print(f"encoder output per batch: {out_bytes / 2**20:.0f} MiB (float32), copied to the host "
+          f"by embed")
     n_over = max(a.batch_size, 8)
     ocds = canonicalize(xa.testing.synthetic_dataset(n_lat=n_lat, n_lon=n_lon,
                                                      n_times=n_over + 1, levels=ERA5_LEVELS))
@@ -116,17 +150,8 @@ def main() -> None:
 
         s, mem = timed(step, a.device, a.repeats)
         print(f"forecast {name}: {a.batch_size / s:8.2f} samples/s  peak {mem:6.1f} GiB")
-    if a.skip_lrp:
-        return
-    target = Target("msl", region=(30, 72, -12, 45))
-    for ckpt in (False, True):
-        try:
-            s, mem = timed(lambda c=ckpt: relevance(ds.isel(time=[0, 1]), model, target,
-                                                    checkpointing=c), a.device, 1)
-            print(f"LRP checkpointing={ckpt!s:5}: {s:8.2f} s  peak {mem:6.1f} GiB")
-        except torch.cuda.OutOfMemoryError:
-            print(f"LRP checkpointing={ckpt!s:5}: out of GPU memory")
-            _reset(a.device)
+    if not a.skip_lrp:
+        lrp(ds, model, a.device)
 
 
 if __name__ == "__main__":
