@@ -138,13 +138,15 @@ def layer_passes(module, batch, layer: str, autocast: bool = False, edit=None,
 def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
                     autocast: bool = False, check_values: bool = False,
                     prefetch: int | None = None, slices: list[slice] | None = None,
-                    edit=None, steps: int = 1):
+                    edit=None, steps: int = 1, host: bool = True):
     """Yield ``(slice of times, values, layout)`` per batch; values (B, level, lat, lon, channel),
     or (B, lead_time, level, lat, lon, channel) with ``steps > 1`` (rollout latents).
 
     Batch k + 1 is read, checked (``check_values``) and assembled in a background thread while
     the model runs on batch k (see :mod:`xaurora.pipeline`). Close the generator when leaving
-    early (``contextlib.closing``): that stops the thread.
+    early (``contextlib.closing``): that stops the thread. ``host=False`` yields a layer's
+    tokens as the model's float32 tensor, on its device (one copy fewer for a caller that
+    copies them into its own array).
     """
     from xaurora import pipeline
     from xaurora.models import forward
@@ -177,10 +179,12 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
                 else:
                     if layout is None:  # tokens per sample are the same for every batch
                         layout = tokens_layout(tuple(out.shape), n, lat_c, lon_c, latent, layer)
-                    values = out.float().cpu().numpy().reshape(
+                    values = out.float().reshape(
                         n, len(layout.levels), layout.lat.size, layout.lon.size, -1
                     )
-                per_step.append(values.astype(np.float32, copy=False))
+                    if host or steps > 1:
+                        values = values.cpu().numpy()
+                per_step.append(values)
             # a prepared input owns its memory: free it before the next one is prepared, so
             # that the allocator reuses its pages (two alive at once cost page faults per step)
             del batch
@@ -198,6 +202,8 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
     ``check_values`` checks every value read exactly once (``canonicalize`` already checked
     in-memory data; lazy data is checked here as it is read).
     """
+    import torch
+
     out, layout = None, None
     bar = None
     if progress:
@@ -206,11 +212,15 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
         bar = tqdm(total=len(times), desc=f"embed {layer}", unit="time")
     with contextlib.closing(iter_embeddings(cds, times, model, layer, batch_size, autocast,
                                             check_values, prefetch, edit=edit,
-                                            steps=steps)) as it:
+                                            steps=steps, host=False)) as it:
         for sl, values, lay in it:
             if out is None:  # filled in place: no list of parts and no concatenation
                 out = np.empty((len(times), *values.shape[1:]), dtype=np.float32)
-            out[sl], layout = values, lay
+            if isinstance(values, np.ndarray):
+                out[sl] = values
+            else:  # the model's tensor, copied once: straight into the result (GPU → host)
+                torch.from_numpy(out[sl]).copy_(values)
+            layout = lay
             if bar is not None:
                 bar.update(values.shape[0])
     if bar is not None:
