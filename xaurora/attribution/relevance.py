@@ -313,7 +313,8 @@ def relevance(ds, model, target: Target, time=None, method: str = "lrp", static=
             sink = float("nan")
         else:
             mu = batch_locations(prep.batch, prep.module.surf_stats)
-            rel = {k: (x[k].detach() - mu[k]) * g[k] for k in g}
+            # x lives on the model's device (a GPU), the locations where the batch was built
+            rel = {k: (x[k].detach() - mu[k].to(x[k].device)) * g[k] for k in g}
             sink = sink + mu_out  # the output offset is a sink of the unnormalisation
         total = float(sum(float(r.double().sum()) for r in rel.values()))
         attrs.update(target_value=f, input_relevance_sum=total, sink_relevance_sum=sink,
