@@ -245,7 +245,7 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
     # how to undo the reading (uncanonicalize): the user's coordinates as given
     cds.attrs = _source_grid(ds.variables["lat"].values, ds.variables["lon"].values)
     if "time" in cds.dims:
-        if np.any(np.diff(cds["time"].values) < np.timedelta64(0)):
+        if np.any(np.diff(cds["time"].values) < np.timedelta64(0, "ns")):
             cds = cds.sortby("time")
         t = cds["time"].values
         if np.unique(t).size != t.size:
