@@ -4,6 +4,7 @@ reading thread, and a module with its own ``forward`` is never split."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import threading
@@ -23,7 +24,7 @@ from xaurora.errors import XauroraError
 from xaurora.grid import patch_centres
 from xaurora.hooks import capture
 from xaurora.io.canonical import canonicalize
-from xaurora.models.forward import encoder_input, run_encoder, splits
+from xaurora.models.forward import Preparer, encoder_input, run_encoder, splits
 
 
 class _Hooked(Aurora):
@@ -136,3 +137,103 @@ def test_a_prepared_input_stops_at_the_encoder(tiny, setup):
     _, _, batch = setup
     with pytest.raises(XauroraError, match="runs after the encoder"):
         capture(tiny.module, encoder_input(tiny.module, batch), "backbone")
+
+
+# --- Preparer: each time step normalised once, into a ring of reused buffers ---------------
+
+def _tensors(inp):
+    return {(kind, k): x for kind in ("surf_vars", "static_vars", "atmos_vars")
+            for k, x in getattr(inp.batch, kind).items()}
+
+
+@pytest.fixture(scope="module")
+def run(tiny):
+    """Ten successive analysis times, and a module that clamps a surface and an atmospheric
+    variable (as Aurora's positive variables), so the clamp is exercised too."""
+    cds = canonicalize(xa.testing.synthetic_dataset(n_times=11), info=tiny.info)
+    module = _as(Aurora, tiny.module, positive_surf_vars=("10u",), positive_atmos_vars=("u",))
+    return cds, select_times(cds, tiny.timestep), module, pipeline.BatchSource(
+        cds, module, tiny.timestep)
+
+
+@pytest.mark.parametrize(("batch_size", "alive"), [(1, 0), (2, 0), (3, 1), (1, 2)])
+def test_preparer_equals_encoder_input_bit_for_bit(run, batch_size, alive):
+    """Every input, over runs long enough to wrap the ring several times, is the one Aurora
+    gives its encoder, to the bit; so is the encoder's output."""
+    _, times, module, source = run
+    prepare = Preparer(module, alive=alive)
+    for sl in pipeline.batch_slices(len(times), batch_size):
+        batch = source.read(times[sl])
+        got, want = prepare(batch), encoder_input(module, batch)
+        assert got.size == want.size
+        ref = _tensors(want)
+        for key, x in _tensors(got).items():
+            assert x.shape == ref[key].shape and torch.equal(x, ref[key]), (sl, key)
+        assert torch.equal(run_encoder(module, got), run_encoder(module, want))
+    assert prepare._ring is not None  # noqa: SLF001 - the ring was used, not the fallback
+    # the clamps act (the test would see a preparation that skipped them)
+    assert (ref["surf_vars", "10u"] == 0).any() and (ref["atmos_vars", "u"] == 0).any()
+
+
+@pytest.mark.parametrize("alive", [0, 1, 3])
+def test_preparer_never_writes_into_an_input_still_in_use(run, alive):
+    """With ``alive`` earlier inputs in use (a pipeline's queue), they keep their values while
+    later ones are prepared; with more in use than declared, the ring's reuse overwrites one
+    (so the memory really is reused, and ``alive`` is what protects it)."""
+    _, times, module, source = run
+    prepare = Preparer(module, alive=alive)
+    held: list = []  # (input, a copy of its values)
+    for t in times:
+        inp = prepare(source.read([t]))
+        held = [*held[-alive:], (inp, {k: x.clone() for k, x in _tensors(inp).items()})] \
+            if alive else [(inp, {k: x.clone() for k, x in _tensors(inp).items()})]
+        for old, copy_ in held:
+            assert all(torch.equal(x, copy_[k]) for k, x in _tensors(old).items())
+    overwritten = False
+    prepare = Preparer(module, alive=alive)
+    kept = []
+    for t in times:
+        kept.append(((inp := prepare(source.read([t]))),
+                     {k: x.clone() for k, x in _tensors(inp).items()}))
+    for old, copy_ in kept:
+        overwritten |= not all(torch.equal(x, copy_[k]) for k, x in _tensors(old).items())
+    assert overwritten
+
+
+def test_preparer_falls_back_where_steps_are_not_shared(tiny, run):
+    """Times that do not follow each other by Δ, and modules with their own input hooks, go
+    through encoder_input unchanged."""
+    cds, times, module, source = run
+    prepare = Preparer(module)
+    gapped = source.read(times[[0, 2]])  # t and t + 2Δ: no shared step
+    assert all(torch.equal(x, y) for x, y in zip(_tensors(prepare(gapped)).values(),
+                                                 _tensors(encoder_input(module, gapped)).values()))
+    assert prepare._ring is None  # noqa: SLF001
+    hooked = _as(_Hooked, tiny.module, seen_in=[])
+    prepare = Preparer(hooked)
+    batch = source.read(times[:1])
+    assert torch.equal(run_encoder(hooked, prepare(batch)), capture(hooked, batch, "encoder"))
+    assert hooked.seen_in and prepare._ring is None  # noqa: SLF001
+
+
+def test_embedding_with_a_full_queue_equals_the_whole_pass(tiny):
+    """Lazy data (several batches queued ahead) and a slow consumer: the preparing thread is
+    as far ahead as the queue lets it be while the model runs, and every value still equals
+    Aurora's whole pass on that time."""
+    import time as _time
+
+    from xaurora.embedding import iter_embeddings
+
+    ds = xa.testing.synthetic_dataset(n_times=12).chunk(time=3)
+    cds = canonicalize(ds, info=tiny.info)
+    times = select_times(cds, tiny.timestep)
+    got = {}
+    with contextlib.closing(iter_embeddings(cds, times, tiny, "encoder", prefetch=1)) as it:
+        for sl, values, _ in it:
+            _time.sleep(0.05)  # the thread fills the queue meanwhile
+            got[sl.start] = values.copy()
+    eager = cds.load()
+    for i, t in enumerate(times):
+        b = pipeline.BatchSource(eager, tiny.module, tiny.timestep).read([t])
+        np.testing.assert_array_equal(got[i].reshape(-1),
+                                      capture(tiny.module, b, "encoder").numpy().reshape(-1))

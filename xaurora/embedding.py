@@ -18,7 +18,6 @@ On Dask-backed input the result is lazy: one task per time chunk, nothing runs u
 from __future__ import annotations
 
 import contextlib
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,7 +165,10 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
     # stopped at the encoder, the pass splits there: the model thread runs the encoder only,
     # Aurora's preparation of its input runs with the reading (xaurora.models.forward)
     split = layer in ("encoder", "inputs") and steps == 1 and forward.splits(module)
-    prepare = functools.partial(forward.encoder_input, module) if split else None
+    prepare = None
+    if split:  # each time step normalised once, into reused memory (forward.Preparer)
+        prepare = forward.Preparer(module, alive=pipeline.inputs_alive(
+            source, times, batch_size, prefetch, device, slices))
     with pipeline.batches(source, times, batch_size, prefetch=prefetch, device=device,
                           slices=slices, prepare=prepare) as it:
         for sl, batch in it:

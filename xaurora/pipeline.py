@@ -260,17 +260,10 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
         self.slices = slices if slices is not None else batch_slices(len(times), batch_size)
         self.prefetch, self.device = prefetch, device
         self.prepare = prepare
-        self._on_host = device is None or str(device).split(":")[0] == "cpu"
+        self._on_host = _on_host(device)
         self._stop = threading.Event()
-        # lazy data: room for the batches of one whole read, so that the thread reads the next
-        # steps while the model works through those (a queue of one would leave the model
-        # waiting for every read); they are views of that read, or with ``prepare`` on a CPU
-        # their prepared inputs (at most about two reads' worth: READ_BYTES bounds a read)
-        size = prefetch
-        if source.lazy and self.slices:
-            per_batch = max(sl.stop - sl.start for sl in self.slices)
-            size = max(prefetch, -(-source.read_ahead // per_batch))
-        self._queue: queue.Queue = queue.Queue(maxsize=max(size, 1))
+        self._queue: queue.Queue = queue.Queue(maxsize=_queue_size(source, self.slices,
+                                                                   prefetch))
         self._thread: threading.Thread | None = None
 
     def _ahead(self, k: int) -> np.ndarray:
@@ -345,6 +338,36 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
                 pass
             self._thread.join(timeout=0.05)
         self._thread = None
+
+
+def _on_host(device) -> bool:
+    return device is None or str(device).split(":")[0] == "cpu"
+
+
+def _queue_size(source: BatchSource, slices: list[slice], prefetch: int) -> int:
+    # lazy data: room for the batches of one whole read, so that the thread reads the next
+    # steps while the model works through those (a queue of one would leave the model
+    # waiting for every read); they are views of that read, or with ``prepare`` on a CPU
+    # their prepared inputs (at most about two reads' worth: READ_BYTES bounds a read)
+    size = prefetch
+    if source.lazy and slices:
+        per_batch = max(sl.stop - sl.start for sl in slices)
+        size = max(prefetch, -(-source.read_ahead // per_batch))
+    return max(size, 1)
+
+
+def inputs_alive(source: BatchSource, times: Sequence, batch_size: int = 1, prefetch: int = 1,
+                 device=None, slices: list[slice] | None = None) -> int:
+    """How many prepared inputs :class:`batches` may still have in use when it prepares one.
+
+    0 when each batch is prepared in the caller's thread (the caller is done with the one
+    before); with a preparing thread on a CPU, the queue's length + the caller's batch. A
+    preparer that reuses memory (:class:`xaurora.models.forward.Preparer`) needs it.
+    """
+    if prefetch <= 0 or not _on_host(device):
+        return 0
+    slices = slices if slices is not None else batch_slices(len(times), batch_size)
+    return _queue_size(source, slices, prefetch) + 1
 
 
 def prefetch_for(cds: xr.Dataset, device) -> int:
