@@ -237,3 +237,42 @@ def test_embedding_with_a_full_queue_equals_the_whole_pass(tiny):
         b = pipeline.BatchSource(eager, tiny.module, tiny.timestep).read([t])
         np.testing.assert_array_equal(got[i].reshape(-1),
                                       capture(tiny.module, b, "encoder").numpy().reshape(-1))
+
+
+# --- value checks fused into the normalisation ---------------------------------------------
+
+def test_fused_check_calls_the_raw_check_for_the_bad_field_only(run):
+    """Planted: one variable wrong at one time. Only that (variable, time) reaches the raw
+    check, whichever batch holds it (as a history step or an analysis time)."""
+    cds, times, module, _ = run
+    bad_t = cds.time.values[4]
+    for name, how in (("msl", lambda x: x / 100), ("t", lambda x: x - 273.15),
+                      ("2t", lambda x: x * np.nan)):
+        bad = cds.copy(deep=True)
+        bad[name].loc[{"time": bad_t}] = how(bad[name].sel(time=bad_t))
+        source = pipeline.BatchSource(bad, module, timedelta(hours=6))
+        calls = []
+        prepare = Preparer(module, check=lambda k, v, t, calls=calls: calls.append(
+            (k, np.datetime64(t))))
+        for sl in pipeline.batch_slices(len(times), 2):
+            prepare(source.read(times[sl]))
+        assert calls == [(name, bad_t)]
+
+
+@pytest.mark.parametrize("hooks", [False, True])
+def test_embed_checks_each_step_used_once_with_the_users_message(tiny, hooks):
+    """The ring (Aurora's own hooks, checks fused) and Aurora's per-batch preparation (a
+    fine-tuned variant's hooks, raw checks) raise the same message, naming the time; a bad
+    step that no analysis time uses is never read, so it raises nothing."""
+    module = _as(_Hooked, tiny.module, seen_in=[]) if hooks else tiny.module
+    model = xa.from_module(module, name="m", timestep=timedelta(hours=6))
+    ds = xa.testing.synthetic_dataset(n_times=6)
+    ds["2t"][3, 5, 7] = np.nan
+    with pytest.raises(XauroraError, match=r"2t: contains NaN.*'time': '2020-01-01T18:00'"):
+        xa.embed(ds, model)
+    assert xa.embed(ds, model, time=ds.time.values[5]).sizes["time"] == 1  # uses steps 4, 5
+    ok = xa.testing.synthetic_dataset(n_times=6)
+    hot = ok.assign(t=ok["t"] - 273.15)
+    with pytest.raises(XauroraError, match=r"t: values at \d+ hPa average .*in kelvin"):
+        xa.embed(hot, model, check_values=True)
+    assert xa.embed(hot, model, check_values=False).attrs["check_values"] == 0

@@ -87,7 +87,9 @@ class BatchSource:
             lazy.
         module: the ``aurora.Aurora`` whose variable lists are used.
         timestep: Aurora's Δ between the two history steps.
-        check: check every value read (NaN, units) exactly once.
+        check: check every value read (NaN, units) exactly once, when it is read.
+        check_steps: whether the time steps are checked here (default: ``check``); False when
+            the consumer checks them with :meth:`check_step` (the statics are checked here).
         pin: pin the Batch tensors (page-locked memory, for ``non_blocking`` copies to CUDA).
         read_ahead: lazy data is read this many time steps at a time (one compute each);
             None: as many as fit in :data:`READ_BYTES`, at most :data:`READ_AHEAD`.
@@ -98,10 +100,12 @@ class BatchSource:
     """
 
     def __init__(self, cds: xr.Dataset, module, timestep, check: bool = False,
-                 pin: bool = False, read_ahead: int | None = None) -> None:
+                 pin: bool = False, read_ahead: int | None = None,
+                 check_steps: bool | None = None) -> None:
         import torch
 
-        self.cds, self.pin, self.check = cds, pin, check
+        self.cds, self.pin = cds, pin
+        self.check = check if check_steps is None else check_steps
         self.step = _td64(timestep)
         self.tvalues = cds["time"].values.astype("datetime64[ns]")  # sorted by canonicalize
         self.surf = [v for v in module.surf_vars if v in cds.data_vars]
@@ -110,12 +114,12 @@ class BatchSource:
         statics = [v for v in module.static_vars if STATIC_PREFIX + v in cds.data_vars]
         static_ds = cds[[STATIC_PREFIX + v for v in statics]].load() if statics else None
         self.lazy = any(_is_lazy(cds.variables[v]) for v in self.names)
-        if check:  # in memory: one pass over all data now; lazy: statics now, the rest as read
+        if check:  # statics now; every other value once, as it is read (in memory or lazy)
             from xaurora.io.canonical import check_values_of
 
-            for name in ([] if self.lazy else self.names) + [STATIC_PREFIX + v for v in statics]:
-                da = static_ds[name] if name.startswith(STATIC_PREFIX) else cds[name]
-                check_values_of(da, name)
+            for name in [STATIC_PREFIX + v for v in statics]:
+                check_values_of(static_ds[name], name)
+        self._checked: set[int] = set()  # in memory: the time positions checked so far
         self.static = {v: self._tensor(static_ds.variables[STATIC_PREFIX + v].values)
                        for v in statics}
         self.lat = torch.from_numpy(cds["lat"].values.astype(np.float64))
@@ -165,16 +169,33 @@ class BatchSource:
                 sel[v] = sel[v].copy(data=x)
         values = {v: np.asarray(sel[v].values) for v in self.names}
         if self.check:
-            from xaurora.io.canonical import check_values_of
-
-            for v in self.names:
-                coords = {"time": self.tvalues[key]}  # errors name the time, not a position
-                if "level" in sel[v].dims:
-                    coords["level"] = self.cds["level"].values
-                check_values_of(xr.DataArray(values[v], dims=sel[v].dims, coords=coords,
-                                             attrs=self.cds.variables[v].attrs), v,
-                                threads=False)  # beside the model: NumPy, not torch's pool
+            self._check(values, key)
         return {p: (values, i) for i, p in enumerate(positions)}
+
+    def _check(self, values: dict[str, np.ndarray], key) -> None:
+        """NaN and unit checks of the steps ``key`` (a slice or positions) just read.
+
+        Checked as read, just before the preparation reads the same steps: they are then still
+        in the CPU's cache, and steps never used are never checked.
+        """
+        from xaurora.io.checks import check_array
+
+        # beside the model (the prefetch thread): NumPy, not torch's pool, which the model uses
+        threads = threading.current_thread().name != THREAD_NAME
+        times = self.tvalues[key]  # errors name the time, not a position
+        for v in self.names:
+            var = self.cds.variables[v]
+            check_array(values[v], var.dims, v, var.attrs, levels=self.levels, times=times,
+                        threads=threads)
+
+    def check_step(self, name: str, values, time) -> None:
+        """NaN and unit checks of one time step of variable ``name`` (array or tensor)."""
+        from xaurora.io.checks import check_array
+
+        var = self.cds.variables[name]
+        values = values.detach().cpu().numpy() if hasattr(values, "detach") else values
+        check_array(np.asarray(values)[None], var.dims, name, var.attrs, levels=self.levels,
+                    times=np.array([time], dtype="datetime64[ns]"))
 
     def _blocks(self, unique: np.ndarray, ahead: np.ndarray, n: int) -> dict[str, np.ndarray]:
         """Per variable, the values at the ``unique`` positions (time first).
@@ -185,7 +206,15 @@ class BatchSource:
         if not self.lazy:
             span = unique[-1] - unique[0] + 1 == unique.size
             key = slice(unique[0], unique[-1] + 1) if span else unique  # a view when it can
-            return {v: a[key] for v, a in self.arrays.items()}
+            blocks = {v: a[key] for v, a in self.arrays.items()}
+            new = [int(p) for p in unique if int(p) not in self._checked]
+            if self.check and new:
+                fresh = np.searchsorted(unique, new)
+                if fresh[-1] - fresh[0] + 1 == fresh.size:  # a run of steps: a view
+                    fresh = slice(int(fresh[0]), int(fresh[-1]) + 1)
+                self._check({v: b[fresh] for v, b in blocks.items()}, np.asarray(new))
+                self._checked.update(new)
+            return blocks
         need = [int(p) for p in unique if int(p) not in self._cache]
         if need:
             more = [int(p) for p in ahead if int(p) not in self._cache and int(p) not in need]

@@ -70,10 +70,24 @@ def check_values_of(da: xr.DataArray, name: str, threads: bool = True) -> None:
     is one. ``threads=False`` from a thread that runs beside the model (the prefetch thread):
     torch's intra-op pool is shared with the model, so there NumPy reduces instead.
     """
-    values = np.asarray(da.values)
-    src = da.attrs.get("source_name", name)
-    per_level = "level" in da.dims
-    axis = da.dims.index("level") if per_level else None
+    levels = None
+    if "level" in da.dims:  # the index when there is one: no DataArray built
+        levels = da.indexes["level"] if "level" in da.indexes else da["level"].values
+    times = da["time"].values if "time" in da.dims and "time" in da.coords else None
+    check_array(np.asarray(da.values), da.dims, name, da.attrs, levels=levels, times=times,
+                threads=threads)
+
+
+def check_array(values: np.ndarray, dims: tuple, name: str, attrs: dict, levels=None,
+                times=None, threads: bool = True) -> None:
+    """:func:`check_values_of` on a bare array with its ``dims`` (no DataArray is built).
+
+    ``attrs`` gives the user's name (``source_name``); ``levels`` the hPa of a ``level`` dim
+    and ``times`` the times of a ``time`` dim (an error names the time of a bad value).
+    """
+    src = attrs.get("source_name", name)
+    per_level = "level" in dims
+    axis = dims.index("level") if per_level else None
     reduce = tuple(i for i in range(values.ndim) if i != axis)
     count = max(values.size // (values.shape[axis] if per_level else 1), 1)
     # float32 sums: the sum of finite ERA5-range values cannot overflow float32, and pairwise
@@ -95,24 +109,21 @@ def check_values_of(da: xr.DataArray, name: str, threads: bool = True) -> None:
     means = np.atleast_1d(np.asarray(sums, dtype=np.float64) / count)
     if not np.isfinite(means).all():
         if not np.isfinite(values).all():
-            raise XauroraError(_nan_message(da, values, src))
+            raise XauroraError(_nan_message(dims, times, values, src))
         # finite but huge values (fill values such as 9.97e36) overflowed the float32 sum
         means = np.atleast_1d(values.mean(axis=reduce, dtype=np.float64))
-    levels = [None]
-    if per_level:  # the index when there is one: no DataArray built
-        levels = da.indexes["level"] if "level" in da.indexes else da["level"].values
-    for mean, lev in zip(means, levels):
+    for mean, lev in zip(means, levels if per_level else [None]):
         loc, scale = norm_stats(name, lev)
         z = (mean - loc) / scale
         if abs(z) > MAX_MEAN_Z:
             raise XauroraError(_units_message(src, name, lev, mean, loc, z))
 
 
-def _nan_message(da: xr.DataArray, values: np.ndarray, src: str) -> str:
+def _nan_message(dims: tuple, times, values: np.ndarray, src: str) -> str:
     bad = ~np.isfinite(values)
-    idx: dict = dict(zip(da.dims, np.argwhere(bad)[0].tolist()))
-    if "time" in idx and "time" in da.coords:  # the time itself: data may be checked in pieces
-        idx["time"] = str(np.datetime_as_string(da["time"].values[idx["time"]], unit="m"))
+    idx: dict = dict(zip(dims, np.argwhere(bad)[0].tolist()))
+    if "time" in idx and times is not None:  # the time itself: data may be checked in pieces
+        idx["time"] = str(np.datetime_as_string(np.asarray(times)[idx["time"]], unit="m"))
     return (
         f"{src}: contains NaN or infinite values ({int(bad.sum())} of {bad.size}, first at index "
         f"{idx}). Fix: fill or drop them (Aurora cannot take missing data), e.g. "
@@ -144,7 +155,8 @@ def value_problems(da: xr.DataArray, name: str) -> list[str]:
     src = da.attrs.get("source_name", name)
     out = []
     if not np.isfinite(values).all():
-        out.append(_nan_message(da, values, src))
+        times = da["time"].values if "time" in da.dims and "time" in da.coords else None
+        out.append(_nan_message(da.dims, times, values, src))
     per_level = "level" in da.dims
     levels = da["level"].values if per_level else [None]
     for i, lev in enumerate(levels):

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Callable
 
 __all__ = ["EncoderInput", "Preparer", "encoder_input", "run_encoder", "splits"]
 
@@ -98,6 +99,14 @@ class Preparer:
     hooks (fine-tuned variants), another dtype or device than the module's, or times that do
     not follow each other by Aurora's Δ.
 
+    ``check(name, values, time)`` (e.g. :meth:`xaurora.pipeline.BatchSource.check_step`)
+    raises for a bad step of a variable (NaN, wrong units). It is fused into the
+    normalisation: the mean of each normalised field (per level) is taken while the field is in
+    the CPU's cache, and only a non-finite mean, or one further than
+    :data:`xaurora.io.checks.MAX_MEAN_Z` scales from 0 (what the unit check tests), calls
+    ``check`` on the raw values to say what is wrong. Batches prepared as Aurora does are
+    checked step by step with ``check``.
+
     >>> import xaurora as xa, torch
     >>> from xaurora.io.canonical import canonicalize
     >>> from xaurora.pipeline import BatchSource
@@ -111,8 +120,9 @@ class Preparer:
     [True, True]
     """
 
-    def __init__(self, module, alive: int = 0) -> None:
-        self.module, self.alive = module, int(alive)
+    def __init__(self, module, alive: int = 0, check: Callable | None = None) -> None:
+        self.module, self.alive, self.check = module, int(alive), check
+        self._checked: set = set()  # times checked step by step (batches Aurora's way)
         self._ring: dict | None = None  # (kind, name) → (slots, …) buffer
         self._slots = 0
         self._last = None  # (time, slot) of the step written last
@@ -139,6 +149,8 @@ class Preparer:
 
     def __call__(self, batch) -> EncoderInput:
         if not self._fast(batch):
+            if self.check is not None:
+                self._check_raw(batch)
             return encoder_input(self.module, batch)
         import torch
 
@@ -155,14 +167,19 @@ class Preparer:
         # the steps to write: the history step unless the ring has it, then the batch's times
         todo = [] if (self._last is not None and self._last[0] == first) else [(s, 0, 0)]
         todo += [(s + 1 + j, j, 1) for j in range(n)]
+        means = []  # (name, step, mean of the normalised field per level), for the check
         for kind, positive in (("surf_vars", m.positive_surf_vars),
                                ("atmos_vars", m.positive_atmos_vars)):
             for k, x in getattr(batch, kind).items():
                 loc, scale = self._stats[kind, k]
                 for slot, j, h in todo:
                     out = torch.sub(x[j, h], loc, out=ring[kind, k][slot]).div_(scale)
+                    if self.check is not None:  # while the field is in cache; before clamping
+                        means.append((k, x[j, h], j - 1 + h, out.mean(dim=(-2, -1))))
                     if k in positive:  # Aurora clamps after normalising; elementwise, so here
                         out.clamp_(min=0)
+        if means:
+            self._check_means(means, batch.metadata.time)
         self._last = (batch.metadata.time[-1], s + n)
 
         def pairs(buf):  # (n, 2, …): sample j is slots (s + j, s + j + 1), a view
@@ -178,6 +195,34 @@ class Preparer:
         statics = {k: v[None, None].expand(n, 2, *v.shape) for k, v in
                    staged.static_vars.items()}
         return EncoderInput(dataclasses.replace(staged, static_vars=statics), n)
+
+    def _check_means(self, means: list, times) -> None:
+        """Raw checks of the fields whose normalised mean is non-finite or too far from 0."""
+        import numpy as np
+        import torch
+
+        from xaurora.io.checks import MAX_MEAN_Z
+
+        flat = torch.cat([z.reshape(-1) for *_, z in means]).double().cpu().numpy()
+        if np.isfinite(flat).all() and (np.abs(flat) <= MAX_MEAN_Z).all():
+            return
+        step = self.module.timestep
+        for name, raw, j, z in means:  # the check itself names the variable, time, level
+            z = z.double().cpu().numpy()
+            if not (np.isfinite(z).all() and (np.abs(z) <= MAX_MEAN_Z).all()):
+                self.check(name, raw, times[0] - step if j < 0 else times[j])
+
+    def _check_raw(self, batch) -> None:
+        """Each step of ``batch`` not checked before, with ``check`` on its raw values."""
+        step, times = self.module.timestep, batch.metadata.time
+        for j, t in enumerate(times):
+            for h, when in ((0, t - step), (1, t)):
+                if when in self._checked:
+                    continue
+                for x in (batch.surf_vars, batch.atmos_vars):
+                    for k, v in x.items():
+                        self.check(k, v[j, h], when)
+                self._checked.add(when)
 
     def _place(self, first, n: int) -> int:
         """The slot of the history step ``first`` for a batch of ``n``; copies it when wrapping.
