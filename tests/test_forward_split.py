@@ -111,7 +111,7 @@ def test_a_module_with_its_own_forward_runs_whole(tiny, setup):
     model = xa.from_module(own, name="own-forward", timestep=timedelta(hours=6))
     got, _ = embed_values(cds, times[:1], model, "encoder")
     one = pipeline.BatchSource(cds, own, model.timestep).read(times[:1])
-    whole = capture(own, one, "encoder").numpy()
+    whole = capture(own, one, "encoder").cpu().numpy()
     np.testing.assert_array_equal(got.reshape(whole.shape), whole)
     # splitting it would have skipped its forward: a different result
     skipped = run_encoder(own, encoder_input(own, one)).numpy()
@@ -151,7 +151,8 @@ def run(tiny):
     """Ten successive analysis times, and a module that clamps a surface and an atmospheric
     variable (as Aurora's positive variables), so the clamp is exercised too."""
     cds = canonicalize(xa.testing.synthetic_dataset(n_times=11), info=tiny.info)
-    module = _as(Aurora, tiny.module, positive_surf_vars=("10u",), positive_atmos_vars=("u",))
+    module = _as(Aurora, tiny.module, positive_surf_vars=("10u",),
+                 positive_atmos_vars=("u",)).cpu()  # where the batches are, on any machine
     return cds, select_times(cds, tiny.timestep), module, pipeline.BatchSource(
         cds, module, tiny.timestep)
 
@@ -236,7 +237,7 @@ def test_embedding_with_a_full_queue_equals_the_whole_pass(tiny):
     for i, t in enumerate(times):
         b = pipeline.BatchSource(eager, tiny.module, tiny.timestep).read([t])
         np.testing.assert_array_equal(got[i].reshape(-1),
-                                      capture(tiny.module, b, "encoder").numpy().reshape(-1))
+                                      capture(tiny.module, b, "encoder").cpu().numpy().reshape(-1))
 
 
 # --- value checks fused into the normalisation ---------------------------------------------

@@ -42,7 +42,7 @@ def test_embedding_equals_capture_on_hand_built_batch(tiny, ds5, lazy, batch_siz
         emb = src.aurora.embed(tiny, batch_size=batch_size).values
     cds = canonicalize(ds5)
     for i in range(4):
-        ref = capture(tiny.module, _direct_batch(ds5, i + 1), "encoder").numpy()
+        ref = capture(tiny.module, _direct_batch(ds5, i + 1), "encoder").cpu().numpy()
         np.testing.assert_allclose(emb[i].reshape(ref.shape[1:]), ref[0], rtol=1e-5,
                                    atol=1e-5)
         if batch_size == 1:  # make_batch gives the hand-built batch's tensors exactly
@@ -201,7 +201,7 @@ def test_cli_uses_auto_batch_size_by_default():
 def test_autocast_reports_its_difference_from_fp32(tiny, ds5, dask_counter):
     emb = ds5.aurora.embed(tiny, autocast=True)
     batch = _direct_batch(ds5, 1)  # the first analysis time, built by hand
-    fp32 = capture(tiny.module, batch, "encoder").numpy().astype(np.float64)
+    fp32 = capture(tiny.module, batch, "encoder").cpu().numpy().astype(np.float64)
     bf16 = capture(tiny.module, batch, "encoder", autocast=True).float().numpy()
     want = np.linalg.norm(bf16 - fp32) / np.linalg.norm(fp32)
     assert emb.attrs["autocast_rel_diff"] == pytest.approx(want, rel=1e-6)

@@ -18,6 +18,7 @@ On Dask-backed input the result is lazy: one task per time chunk, nothing runs u
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,10 +169,12 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
                                               prefetch)
     layout = None
     prepare = None
-    if split:  # each time step normalised once, into reused memory (forward.Preparer)
+    if split and device.type == "cpu":  # each step normalised once, into reused memory
         prepare = forward.Preparer(module, alive=pipeline.inputs_alive(
             source, times, batch_size, prefetch, device, slices),
             check=source.check_step if fused else None)
+    elif split:  # on a GPU, Aurora's own preparation on the device (allocations are cached)
+        prepare = functools.partial(forward.encoder_input, module)
     with pipeline.batches(source, times, batch_size, prefetch=prefetch, device=device,
                           slices=slices, prepare=prepare) as it:
         for sl, batch in it:
@@ -222,6 +225,10 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
                 out = np.empty((len(times), *values.shape[1:]), dtype=np.float32)
             if isinstance(values, np.ndarray):
                 out[sl] = values
+            elif values.device.type == "cpu":
+                # a NumPy copy: torch's copy_ would wake its OpenMP workers, which sleep while
+                # the model waits (about 5 ms each time on a 2-core VM)
+                out[sl] = values.numpy()
             else:  # the model's tensor, copied once: straight into the result (GPU → host)
                 torch.from_numpy(out[sl]).copy_(values)
             layout = lay
