@@ -207,8 +207,8 @@ class BatchSource:
             span = unique[-1] - unique[0] + 1 == unique.size
             key = slice(unique[0], unique[-1] + 1) if span else unique  # a view when it can
             blocks = {v: a[key] for v, a in self.arrays.items()}
-            new = [int(p) for p in unique if int(p) not in self._checked]
-            if self.check and new:
+            new = [int(p) for p in unique if int(p) not in self._checked] if self.check else []
+            if new:
                 fresh = np.searchsorted(unique, new)
                 if fresh[-1] - fresh[0] + 1 == fresh.size:  # a run of steps: a view
                     fresh = slice(int(fresh[0]), int(fresh[-1]) + 1)
@@ -377,7 +377,7 @@ def _queue_size(source: BatchSource, slices: list[slice], prefetch: int) -> int:
     # lazy data: room for the batches of one whole read, so that the thread reads the next
     # steps while the model works through those (a queue of one would leave the model
     # waiting for every read); they are views of that read, or with ``prepare`` on a CPU
-    # their prepared inputs (at most about two reads' worth: READ_BYTES bounds a read)
+    # prepared inputs (views of the preparer's ring, which has room for all of them)
     size = prefetch
     if source.lazy and slices:
         per_batch = max(sl.stop - sl.start for sl in slices)
