@@ -261,19 +261,35 @@ def test_fused_check_calls_the_raw_check_for_the_bad_field_only(run):
 
 
 @pytest.mark.parametrize("hooks", [False, True])
-def test_embed_checks_each_step_used_once_with_the_users_message(tiny, hooks):
-    """The ring (Aurora's own hooks, checks fused) and Aurora's per-batch preparation (a
+def test_lazy_steps_are_checked_as_read_with_the_users_message(tiny, hooks):
+    """Lazy input read step by step (as ``xaurora embed`` reads a store): the ring (Aurora's
+    own hooks, the check fused into its normalisation) and Aurora's per-batch preparation (a
     fine-tuned variant's hooks, raw checks) raise the same message, naming the time; a bad
     step that no analysis time uses is never read, so it raises nothing."""
     module = _as(_Hooked, tiny.module, seen_in=[]) if hooks else tiny.module
     model = xa.from_module(module, name="m", timestep=timedelta(hours=6))
     ds = xa.testing.synthetic_dataset(n_times=6)
     ds["2t"][3, 5, 7] = np.nan
+    cds = canonicalize(ds.chunk(time=1), info=model.info)
+    times = select_times(cds, model.timestep)
     with pytest.raises(XauroraError, match=r"2t: contains NaN.*'time': '2020-01-01T18:00'"):
-        xa.embed(ds, model)
-    assert xa.embed(ds, model, time=ds.time.values[5]).sizes["time"] == 1  # uses steps 4, 5
+        embed_values(cds, times, model, "encoder", check_values=True)
+    got, _ = embed_values(cds, times[-1:], model, "encoder", check_values=True)  # steps 4, 5
+    assert np.isfinite(got).all()
     ok = xa.testing.synthetic_dataset(n_times=6)
-    hot = ok.assign(t=ok["t"] - 273.15)
+    hot = canonicalize(ok.assign(t=ok["t"] - 273.15).chunk(time=1), info=model.info)
     with pytest.raises(XauroraError, match=r"t: values at \d+ hPa average .*in kelvin"):
-        xa.embed(hot, model, check_values=True)
-    assert xa.embed(hot, model, check_values=False).attrs["check_values"] == 0
+        embed_values(hot, times, model, "encoder", check_values=True)
+    embed_values(hot, times, model, "encoder", check_values=False)  # skipped when asked
+
+
+def test_in_memory_input_fails_before_the_model_runs(tiny):
+    """In memory, every value is checked before anything runs: a NaN at the last time stops
+    ``embed`` before the first input is prepared."""
+    hooked = _as(_Hooked, tiny.module, seen_in=[])
+    model = xa.from_module(hooked, name="m", timestep=timedelta(hours=6))
+    ds = xa.testing.synthetic_dataset(n_times=6)
+    ds["msl"][5, 0, 0] = np.inf
+    with pytest.raises(XauroraError, match=r"msl: contains NaN or infinite"):
+        xa.embed(ds, model)
+    assert hooked.seen_in == []

@@ -77,8 +77,7 @@ def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: st
 
     model = load_model(model_name, checkpoint=checkpoint, device=device, seed=seed,
                        random_weights=random_weights)
-    # values are checked as they are read, each step used once (iter_embeddings)
-    cds = canonicalize(open_any(src), static=static, info=model.info, check_values=False)
+    cds = canonicalize(open_any(src), static=static, info=model.info, check_values=check_values)
     warn_grid(cds, model)
     times = select_times(cds, model.timestep, slice(start, end) if start or end else None)
     layout = layer_layout(cds, model, layer)

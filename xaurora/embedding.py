@@ -159,11 +159,12 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
     prefetch = pipeline.prefetch_for(cds, device) if prefetch is None else prefetch
     # stopped at the encoder, the pass splits there: the model thread runs the encoder only,
     # Aurora's preparation of its input runs with the reading (xaurora.models.forward); on a
-    # CPU the value checks are fused into its normalisation (each field read once)
+    # CPU the checks of lazy steps are fused into its normalisation (each field read once)
     split = layer in ("encoder", "inputs") and steps == 1 and forward.splits(module)
     fused = split and check_values and device.type == "cpu"
     source = pipeline.BatchSource(cds, module, model.timestep, check=check_values,
                                   pin=device.type == "cuda", check_steps=False if fused else None)
+    fused = fused and source.lazy  # in memory, the source checked everything at once
     if batch_size == "auto":
         batch_size = pipeline.auto_batch_size(source, times, module, layer, capture, autocast,
                                               prefetch)
@@ -207,7 +208,8 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
 
     With ``steps > 1`` the array is (time, lead_time, level, lat, lon, channel).
 
-    ``check_values`` checks every value read exactly once, as it is read (NaN, units).
+    ``check_values`` checks every value read exactly once (NaN, units): in-memory data before
+    anything runs, lazy data as it is read.
     """
     import torch
 
@@ -356,10 +358,10 @@ def embed(
     bfloat16 (meant for GPUs) and says in attrs how much that moves the values from float32 on
     one sample (``autocast_rel_diff``, ``autocast_reference``). ``device`` moves the model
     first. ``batch_size="auto"`` picks the largest batch that fits the device. The next batch
-    is prepared in a background thread while the model runs. The unit and NaN checks run on
-    each time step as it is read, so only the steps used are checked (lazy input: at compute
-    time); ``check_values=False`` skips them (for deliberately unusual inputs), and attrs
-    ``check_values`` says whether they ran (1) or not (0). A trained model on another grid
+    is prepared in a background thread while the model runs. The unit and NaN checks run
+    before the model on in-memory input and on each time step as it is read on lazy input (at
+    compute time); ``check_values=False`` skips them (for deliberately unusual inputs), and
+    attrs ``check_values`` says whether they ran (1) or not (0). A trained model on another grid
     than its training grid warns (:class:`xaurora.io.canonical.GridWarning`). ``edit``
     (``xa.edit`` objects) acts inside the pass; the value captured at ``layer`` is after any
     edit at ``layer``.
@@ -393,14 +395,13 @@ def embed(
         edit = as_edits(edit)
     if device is not None:
         model.module.to(device)
-    # the values are checked as they are read (each step used, once): in memory as lazy
-    cds = canonicalize(ds, static=static, info=model.info, check_values=False)
+    cds = canonicalize(ds, static=static, info=model.info, check_values=check_values)
     warn_grid(cds, model)
     times = select_times(cds, model.timestep, time)
     lazy = any(cds.variables[v].chunks is not None for v in cds.data_vars)
     if not lazy:
         values, layout = embed_values(cds, times, model, layer, batch_size, autocast, progress,
-                                      check_values=check_values, edit=edit, steps=steps)
+                                      edit=edit, steps=steps)
         out = to_dataarray(values, layout, times, model, layer, cds, steps, edit)
         out.attrs["check_values"] = int(check_values)
         if autocast:

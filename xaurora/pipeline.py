@@ -87,9 +87,10 @@ class BatchSource:
             lazy.
         module: the ``aurora.Aurora`` whose variable lists are used.
         timestep: Aurora's Δ between the two history steps.
-        check: check every value read (NaN, units) exactly once, when it is read.
-        check_steps: whether the time steps are checked here (default: ``check``); False when
-            the consumer checks them with :meth:`check_step` (the statics are checked here).
+        check: check every value read (NaN, units) exactly once: in-memory data in one pass
+            now (an error before anything runs), lazy data as each time step is read.
+        check_steps: whether lazy time steps are checked here as read (default: ``check``);
+            False when the consumer checks them with :meth:`check_step`.
         pin: pin the Batch tensors (page-locked memory, for ``non_blocking`` copies to CUDA).
         read_ahead: lazy data is read this many time steps at a time (one compute each);
             None: as many as fit in :data:`READ_BYTES`, at most :data:`READ_AHEAD`.
@@ -114,12 +115,12 @@ class BatchSource:
         statics = [v for v in module.static_vars if STATIC_PREFIX + v in cds.data_vars]
         static_ds = cds[[STATIC_PREFIX + v for v in statics]].load() if statics else None
         self.lazy = any(_is_lazy(cds.variables[v]) for v in self.names)
-        if check:  # statics now; every other value once, as it is read (in memory or lazy)
+        if check:  # in memory: one pass over all data now; lazy: statics now, the rest as read
             from xaurora.io.canonical import check_values_of
 
-            for name in [STATIC_PREFIX + v for v in statics]:
-                check_values_of(static_ds[name], name)
-        self._checked: set[int] = set()  # in memory: the time positions checked so far
+            for name in ([] if self.lazy else self.names) + [STATIC_PREFIX + v for v in statics]:
+                da = static_ds[name] if name.startswith(STATIC_PREFIX) else cds[name]
+                check_values_of(da, name)
         self.static = {v: self._tensor(static_ds.variables[STATIC_PREFIX + v].values)
                        for v in statics}
         self.lat = torch.from_numpy(cds["lat"].values.astype(np.float64))
@@ -173,11 +174,7 @@ class BatchSource:
         return {p: (values, i) for i, p in enumerate(positions)}
 
     def _check(self, values: dict[str, np.ndarray], key) -> None:
-        """NaN and unit checks of the steps ``key`` (a slice or positions) just read.
-
-        Checked as read, just before the preparation reads the same steps: they are then still
-        in the CPU's cache, and steps never used are never checked.
-        """
+        """NaN and unit checks of the lazy steps ``key`` (a slice or positions) just read."""
         from xaurora.io.checks import check_array
 
         # beside the model (the prefetch thread): NumPy, not torch's pool, which the model uses
@@ -206,15 +203,7 @@ class BatchSource:
         if not self.lazy:
             span = unique[-1] - unique[0] + 1 == unique.size
             key = slice(unique[0], unique[-1] + 1) if span else unique  # a view when it can
-            blocks = {v: a[key] for v, a in self.arrays.items()}
-            new = [int(p) for p in unique if int(p) not in self._checked] if self.check else []
-            if new:
-                fresh = np.searchsorted(unique, new)
-                if fresh[-1] - fresh[0] + 1 == fresh.size:  # a run of steps: a view
-                    fresh = slice(int(fresh[0]), int(fresh[-1]) + 1)
-                self._check({v: b[fresh] for v, b in blocks.items()}, np.asarray(new))
-                self._checked.update(new)
-            return blocks
+            return {v: a[key] for v, a in self.arrays.items()}
         need = [int(p) for p in unique if int(p) not in self._cache]
         if need:
             more = [int(p) for p in ahead if int(p) not in self._cache and int(p) not in need]
