@@ -25,6 +25,7 @@ from xaurora.errors import XauroraError
 from xaurora.io.checks import (  # noqa: F401  (re-exported: imported from here elsewhere)
     MAX_MEAN_Z,
     GridWarning,
+    check_array,
     check_values_of,
     grid_mismatch,
     missing_message,
@@ -257,10 +258,14 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
         _check_levels(cds["level"].values, atmos)
     if info is not None:
         require(cds, info)
-    if check_values:
+    if check_values:  # on the Variables: a DataArray per variable costs ~0.15 ms each
+        coords = {c: cds[c].values for c in ("level", "time") if c in cds.dims}
         for name in cds.data_vars:
-            if not _is_lazy(cds.variables[name]):
-                check_values_of(cds[name], str(name))
+            var = cds.variables[name]
+            if not _is_lazy(var):
+                check_array(var.values, var.dims, str(name), var.attrs,
+                            levels=coords.get("level") if "level" in var.dims else None,
+                            times=coords.get("time") if "time" in var.dims else None)
     return cds
 
 
