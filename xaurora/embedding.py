@@ -228,8 +228,8 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
             if isinstance(values, np.ndarray):
                 out[sl] = values
             elif values.device.type == "cpu":
-                # a NumPy copy: torch's copy_ would wake its OpenMP workers, which sleep while
-                # the model waits (about 5 ms each time on a 2-core VM)
+                # a NumPy copy: torch's copy_ would wake its OpenMP workers, asleep while the
+                # model waits (the first parallel op after a pause took ~5 ms on a 2-core VM)
                 out[sl] = values.numpy()
             else:  # the model's tensor, copied once: straight into the result (GPU → host)
                 torch.from_numpy(out[sl]).copy_(values)

@@ -258,7 +258,7 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
         _check_levels(cds["level"].values, atmos)
     if info is not None:
         require(cds, info)
-    if check_values:  # on the Variables: a DataArray per variable costs ~0.15 ms each
+    if check_values:  # on the Variables: a DataArray per variable cost 0.1 ms (1.2 ms a call)
         coords = {c: cds[c].values for c in ("level", "time") if c in cds.dims}
         for name in cds.data_vars:
             var = cds.variables[name]
