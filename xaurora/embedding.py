@@ -28,7 +28,7 @@ from xaurora import grid
 from xaurora.batch import select_times
 from xaurora.errors import XauroraError
 from xaurora.hooks import capture, resolve_layer  # noqa: F401  (resolve_layer: re-exported)
-from xaurora.io.canonical import canonicalize, warn_grid
+from xaurora.io.canonical import canonicalize, check_read, is_lazy, warn_grid
 from xaurora.io.names import STATIC_PREFIX
 
 
@@ -358,10 +358,12 @@ def embed(
     bfloat16 (meant for GPUs) and says in attrs how much that moves the values from float32 on
     one sample (``autocast_rel_diff``, ``autocast_reference``). ``device`` moves the model
     first. ``batch_size="auto"`` picks the largest batch that fits the device. The next batch
-    is prepared in a background thread while the model runs. The unit and NaN checks run
-    before the model on in-memory input and on each time step as it is read on lazy input (at
-    compute time); ``check_values=False`` skips them (for deliberately unusual inputs), and
-    attrs ``check_values`` says whether they ran (1) or not (0). A trained model on another grid
+    is prepared in a background thread while the model runs. The unit and NaN checks cover the
+    time steps the model reads (t − Δ and t of each analysis time) and the statics: before the
+    model on in-memory input, and each step as it is read on lazy input (at compute time), with
+    a mean per step and level for the units. ``check_values=False`` skips them (for
+    deliberately unusual inputs), and attrs ``check_values`` says whether they ran (1) or not
+    (0). A trained model on another grid
     than its training grid warns (:class:`xaurora.io.canonical.GridWarning`). ``edit``
     (``xa.edit`` objects) acts inside the pass; the value captured at ``layer`` is after any
     edit at ``layer``.
@@ -395,10 +397,12 @@ def embed(
         edit = as_edits(edit)
     if device is not None:
         model.module.to(device)
-    cds = canonicalize(ds, static=static, info=model.info, check_values=check_values)
+    cds = canonicalize(ds, static=static, info=model.info, check_values=False)
     warn_grid(cds, model)
     times = select_times(cds, model.timestep, time)
-    lazy = any(cds.variables[v].chunks is not None for v in cds.data_vars)
+    if check_values:  # the steps read, in memory; Dask values in the task that reads them
+        check_read(cds, times, model.timestep, lazy=False)
+    lazy = any(is_lazy(cds.variables[v]) for v in cds.data_vars)
     if not lazy:
         values, layout = embed_values(cds, times, model, layer, batch_size, autocast, progress,
                                       edit=edit, steps=steps)

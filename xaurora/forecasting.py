@@ -15,7 +15,7 @@ import xarray as xr
 
 from xaurora.batch import batch_slices, make_batch, select_times
 from xaurora.errors import XauroraError
-from xaurora.io.canonical import canonicalize, uncanonicalize, warn_grid
+from xaurora.io.canonical import canonicalize, check_read, uncanonicalize, warn_grid
 
 
 def _arrays(pred) -> dict[str, np.ndarray]:
@@ -58,9 +58,12 @@ def forecast(ds: xr.Dataset, model, steps: int = 1, static=None, time=None,
         from xaurora.edit import as_edits
 
         edit = as_edits(edit)
-    cds = canonicalize(ds, static=static, info=model.info, check_values=check_values).load()
+    # loaded whole: checked after loading (canonicalize leaves Dask values to their reader)
+    cds = canonicalize(ds, static=static, info=model.info, check_values=False).load()
     warn_grid(cds, model)
     times = select_times(cds, model.timestep, time)
+    if check_values:
+        check_read(cds, times, model.timestep)
     module = model.module
     per_step: list[list[dict]] = [[] for _ in range(steps)]
     for sl in batch_slices(len(times), batch_size):

@@ -24,7 +24,7 @@ from xaurora.batch import make_batch, select_times
 from xaurora.errors import XauroraError
 from xaurora.grid import check_lon, used_rows
 from xaurora.hooks import edit_hooks, exclusive, hooked
-from xaurora.io.canonical import canonicalize, uncanonicalize, warn_grid
+from xaurora.io.canonical import canonicalize, check_read, uncanonicalize, warn_grid
 from xaurora.io.names import STATIC_PREFIX
 from xaurora.io.normalisation import batch_locations, norm_stats, unnormalise
 
@@ -61,7 +61,8 @@ def prepare(ds, model, time=None, static=None, dtype=None, check_values: bool = 
     """Canonicalise ``ds``, choose one analysis time and build its physical ``aurora.Batch``."""
     import torch
 
-    cds = canonicalize(ds, static=static, info=model.info, check_values=check_values).load()
+    # loaded whole: checked after loading (canonicalize leaves Dask values to their reader)
+    cds = canonicalize(ds, static=static, info=model.info, check_values=False).load()
     warn_grid(cds, model, stacklevel=4)
     used_rows(cds.sizes["lat"], model.patch_size)  # actionable errors for bad grids
     check_lon(cds.sizes["lon"], model.patch_size)
@@ -71,6 +72,8 @@ def prepare(ds, model, time=None, static=None, dtype=None, check_values: bool = 
             f"time: relevance explains one forecast, but {time!r} selects {times.size} analysis "
             f"times. Fix: pass a single time, e.g. time={str(times[0])[:16]!r}."
         )
+    if check_values:  # the two steps the explained forecast reads
+        check_read(cds, times[:1], model.timestep)
     module = model.module
     if dtype is not None and dtype != next(module.parameters()).dtype:
         with exclusive(module):  # a copy taken mid-pass would carry another thread's hooks

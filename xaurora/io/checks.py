@@ -88,35 +88,94 @@ def check_array(values: np.ndarray, dims: tuple, name: str, attrs: dict, levels=
     src = attrs.get("source_name", name)
     per_level = "level" in dims
     axis = dims.index("level") if per_level else None
-    reduce = tuple(i for i in range(values.ndim) if i != axis)
-    count = max(values.size // (values.shape[axis] if per_level else 1), 1)
+    n_lev = values.shape[axis] if per_level else 1
+    # a mean per time step and level where time leads (the canonical layout), so that one step
+    # in the wrong units is found however many steps are checked together
+    per_time = bool(dims) and dims[0] == "time" and axis in (None, 1) and values.ndim > 1
+    # viewed as (rows, level, the rest): sums over contiguous memory, no copy
+    if per_time:
+        shape, over = (values.shape[0], n_lev, -1), (2,)
+    elif per_level:
+        shape, over = (-1, n_lev, int(np.prod(values.shape[axis + 1 :], dtype=int))), (0, 2)
+    else:
+        shape, over = (1, 1, -1), (0, 2)
     # float32 sums: the sum of finite ERA5-range values cannot overflow float32, and pairwise
     # (NumPy) or cascade (torch) summation keeps them accurate to far below one normalisation
     # scale; a float64 mean would first convert every value (measured 4× slower)
-    # viewed as (before level, level, after level): sums over contiguous memory, no copy
-    if per_level:
-        shape = (-1, values.shape[axis], int(np.prod(values.shape[axis + 1 :], dtype=int)))
-    else:
-        shape = (1, 1, -1)
     if threads:
         from xaurora.tensors import float32_tensor
 
-        sums = float32_tensor(values).reshape(shape).sum(dim=(0, 2)).double().numpy()
+        sums = float32_tensor(values).reshape(shape).sum(dim=over).double().numpy()
     else:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is handled below
-            flat = np.ascontiguousarray(values, dtype=np.float32).reshape(shape)
-            sums = flat.sum(axis=(0, 2))
-    means = np.atleast_1d(np.asarray(sums, dtype=np.float64) / count)
+            sums = np.ascontiguousarray(values, dtype=np.float32).reshape(shape).sum(axis=over)
+    sums = np.asarray(sums, dtype=np.float64).reshape(-1, n_lev)
+    means = sums / max(values.size // max(sums.size, 1), 1)
     if not np.isfinite(means).all():
         if not np.isfinite(values).all():
             raise XauroraError(_nan_message(dims, times, values, src))
         # finite but huge values (fill values such as 9.97e36) overflowed the float32 sum
-        means = np.atleast_1d(values.mean(axis=reduce, dtype=np.float64))
-    for mean, lev in zip(means, levels if per_level else [None]):
-        loc, scale = norm_stats(name, lev)
-        z = (mean - loc) / scale
-        if abs(z) > MAX_MEAN_Z:
-            raise XauroraError(_units_message(src, name, lev, mean, loc, z))
+        means = np.asarray(values.reshape(shape).mean(axis=over, dtype=np.float64))
+        means = means.reshape(-1, n_lev)
+    stats = [norm_stats(name, lev) for lev in (levels if per_level else [None])]
+    loc, scale = (np.array(x, dtype=np.float64) for x in zip(*stats))
+    z = (means - loc) / scale
+    far = np.argwhere(np.abs(z) > MAX_MEAN_Z)
+    if far.size:
+        row, i = far[0]
+        when = None
+        if per_time and times is not None:
+            when = str(np.datetime_as_string(np.asarray(times)[row], unit="m"))
+        raise XauroraError(_units_message(src, name, levels[i] if per_level else None,
+                                          means[row, i], loc[i], z[row, i], when))
+
+
+def check_read(cds: xr.Dataset, times=None, timestep=None, lazy: bool = True) -> None:
+    """NaN and unit checks of the values a model reads from canonical ``cds``.
+
+    With analysis ``times`` (and the model's ``timestep``, Δ) these are, for each variable with
+    a time dim, the steps t − Δ and t; a step no analysis time uses is not read, so it is not
+    checked (in memory as on Dask, where each step is checked as it is read). Statics are
+    checked whole; without ``times``, every value. Neighbouring steps are checked as one block
+    (a view of in-memory data). ``lazy=False`` leaves Dask-backed variables alone, for the
+    task that reads them: a lazy dataset stays lazy.
+
+    >>> import xaurora as xa
+    >>> from datetime import timedelta
+    >>> ds = xa.testing.synthetic_dataset(n_times=3)
+    >>> ds["2t"][0] = float("nan")  # the first of three steps
+    >>> cds = xa.canonicalize(ds, check_values=False)
+    >>> six = timedelta(hours=6)
+    >>> check_read(cds, cds.time.values[2:], six)  # reads steps 2 and 3 only: passes
+    >>> check_read(cds, cds.time.values[1:2], six)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    xaurora.errors.XauroraError: 2t: contains NaN ... at index {'time': '2020-01-01T00:00', ...
+    """
+    tvalues = cds["time"].values.astype("datetime64[ns]") if "time" in cds.dims else None
+    runs = [slice(None)]
+    if times is not None and tvalues is not None:
+        t = np.asarray(times, dtype="datetime64[ns]")
+        step = np.timedelta64(timestep).astype("timedelta64[ns]")
+        pos = np.unique(np.searchsorted(tvalues, np.concatenate([t - step, t])))
+        # neighbouring steps form one block: one sum per variable and block
+        runs = [slice(int(r[0]), int(r[-1]) + 1)
+                for r in np.split(pos, np.flatnonzero(np.diff(pos) != 1) + 1) if r.size]
+    levels = cds.indexes["level"] if "level" in cds.indexes else None
+    for name in cds.data_vars:
+        var = cds.variables[name]
+        if not lazy and is_lazy(var):
+            continue
+        timed = "time" in var.dims
+        for run in runs if timed else [slice(None)]:
+            part = var.isel(time=run) if timed else var  # a view of in-memory data
+            check_array(np.asarray(part.values), var.dims, str(name), var.attrs,
+                        levels=levels if "level" in var.dims else None,
+                        times=tvalues[run] if timed else None)
+
+
+def is_lazy(var: xr.Variable | xr.DataArray) -> bool:
+    """Whether ``var`` is Dask-backed (its values are computed when read)."""
+    return var.chunks is not None
 
 
 def _nan_message(dims: tuple, times, values: np.ndarray, src: str) -> str:
@@ -132,10 +191,12 @@ def _nan_message(dims: tuple, times, values: np.ndarray, src: str) -> str:
     )
 
 
-def _units_message(src: str, name: str, lev, mean: float, loc: float, z: float) -> str:
+def _units_message(src: str, name: str, lev, mean: float, loc: float, z: float,
+                   when: str | None = None) -> str:
     at = "" if lev is None else f" at {int(lev)} hPa"
+    on = "" if when is None else f" on {when}"
     return (
-        f"{src}: values{at} average {mean:.4g}, far from the expected "
+        f"{src}: values{at} average {mean:.4g}{on}, far from the expected "
         f"≈{loc:.4g} {UNITS.get(name, '')} ({z:+.0f} normalisation scales). "
         f"Fix: {HINTS.get(name, 'convert to ERA5 units')}."
     )
@@ -159,16 +220,25 @@ def value_problems(da: xr.DataArray, name: str) -> list[str]:
         out.append(_nan_message(da.dims, times, values, src))
     per_level = "level" in da.dims
     levels = da["level"].values if per_level else [None]
+    per_time = bool(da.dims) and da.dims[0] == "time"  # as the check: a mean per step and level
+    times = da["time"].values if per_time and "time" in da.coords else None
     for i, lev in enumerate(levels):
         sub = np.take(values, i, axis=da.dims.index("level")) if per_level else values
-        sub = sub[np.isfinite(sub)]
-        if not sub.size:
-            continue
-        mean = float(sub.mean())
+        rows = sub.reshape(sub.shape[0] if per_time else 1, -1)
+        finite = np.isfinite(rows)
+        count = finite.sum(axis=1)
+        means = np.where(finite, rows, 0.0).sum(axis=1) / np.maximum(count, 1)
         loc, scale = norm_stats(name, lev)
-        z = (mean - loc) / scale
-        if abs(z) > MAX_MEAN_Z:
-            out.append(_units_message(src, name, lev, mean, loc, z))
+        z = (means - loc) / scale
+        far = np.flatnonzero((count > 0) & (np.abs(z) > MAX_MEAN_Z))
+        if not far.size:
+            continue
+        when = None
+        if times is not None:
+            when = str(np.datetime_as_string(np.asarray(times)[far[0]], unit="m"))
+            when += f" and {far.size - 1} more steps" if far.size > 1 else ""
+        out.append(_units_message(src, name, lev, float(means[far[0]]), loc, float(z[far[0]]),
+                                  when))
     return out
 
 
