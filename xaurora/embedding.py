@@ -402,7 +402,7 @@ def embed(
     times = select_times(cds, model.timestep, time)
     if check_values:  # the steps read, in memory; Dask values in the task that reads them
         check_read(cds, times, model.timestep, lazy=False)
-    lazy = any(is_lazy(cds.variables[v]) for v in cds.data_vars)
+    lazy = is_lazy(cds)
     if not lazy:
         values, layout = embed_values(cds, times, model, layer, batch_size, autocast, progress,
                                       edit=edit, steps=steps)

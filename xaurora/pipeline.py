@@ -48,6 +48,7 @@ import xarray as xr
 
 from xaurora.batch import batch_slices
 from xaurora.errors import XauroraError
+from xaurora.io.checks import is_lazy
 from xaurora.io.names import STATIC_PREFIX
 
 #: Name of the background thread (tests look for it to prove it never outlives the loop).
@@ -74,7 +75,7 @@ def _td64(step) -> np.timedelta64:
     return np.timedelta64(step).astype("timedelta64[ns]")
 
 
-def _is_lazy(var: xr.Variable) -> bool:
+def _reads_lazily(var: xr.Variable) -> bool:
     """True when reading ``var``'s values does I/O or computes (Dask, lazily indexed files)."""
     return not isinstance(var._data, np.ndarray)  # noqa: SLF001 - xarray has no public test
 
@@ -114,7 +115,7 @@ class BatchSource:
         self.names = self.surf + self.atmos
         statics = [v for v in module.static_vars if STATIC_PREFIX + v in cds.data_vars]
         static_ds = cds[[STATIC_PREFIX + v for v in statics]].load() if statics else None
-        self.lazy = any(_is_lazy(cds.variables[v]) for v in self.names)
+        self.lazy = any(_reads_lazily(cds.variables[v]) for v in self.names)
         if check:  # in memory: one pass over all data now; lazy: statics now, the rest as read
             from xaurora.io.canonical import check_values_of
 
@@ -397,7 +398,7 @@ def prefetch_for(cds: xr.Dataset, device) -> int:
     """
     if PREFETCH is not None:
         return PREFETCH
-    lazy = any(cds.variables[v].chunks is not None for v in cds.data_vars)
+    lazy = is_lazy(cds)
     return 1 if lazy or getattr(device, "type", "cpu") != "cpu" else 0
 
 

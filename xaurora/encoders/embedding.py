@@ -28,6 +28,7 @@ from xaurora.encoders.samples import (
     samples_at,
 )
 from xaurora.errors import XauroraError
+from xaurora.io.checks import is_lazy
 
 __all__ = ["embed_encoder", "encode_values"]
 
@@ -138,7 +139,7 @@ def embed_encoder(ds: xr.Dataset, enc, layer: str = "encoder", static=None, time
     cds = read_for(ds, enc, static=static, check_values=check_values)
     cds = cds[input_names(cds, enc)]  # tasks read (and check) only what the encoder takes
     times = encoder_times(cds, enc, time)
-    lazy = any(cds.variables[v].chunks is not None for v in cds.data_vars)
+    lazy = is_lazy(cds)
     if not lazy:
         if check_values and "cells" in cds.dims:  # read_for checks lat–lon input itself
             _check_cells(cds)

@@ -173,9 +173,11 @@ def check_read(cds: xr.Dataset, times=None, timestep=None, lazy: bool = True) ->
                         times=tvalues[run] if timed else None)
 
 
-def is_lazy(var: xr.Variable | xr.DataArray) -> bool:
-    """Whether ``var`` is Dask-backed (its values are computed when read)."""
-    return var.chunks is not None
+def is_lazy(obj: xr.Dataset | xr.DataArray | xr.Variable) -> bool:
+    """Whether ``obj`` (or any data variable of a Dataset) is Dask-backed: computed when read."""
+    if isinstance(obj, xr.Dataset):
+        return any(obj.variables[v].chunks is not None for v in obj.data_vars)
+    return obj.chunks is not None
 
 
 def _nan_message(dims: tuple, times, values: np.ndarray, src: str) -> str:

@@ -23,7 +23,7 @@ from xaurora.io.canonical import (
     canonicalize,
     result_names,
 )
-from xaurora.io.checks import grid_mismatch, missing_message, value_problems
+from xaurora.io.checks import grid_mismatch, is_lazy, missing_message, value_problems
 from xaurora.io.names import STATIC_PREFIX
 
 #: The line that starts the list of problems (the CLI exits non-zero when it is present).
@@ -116,7 +116,7 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
                    "source_name", v) else ")")
                for v in cds.data_vars if str(v).startswith(STATIC_PREFIX)]
     head.append(f"Static fields: {', '.join(statics) or 'none (pass static=...)'}")
-    lazy = any(cds.variables[v].chunks is not None for v in cds.data_vars)
+    lazy = is_lazy(cds)
     head.append(f"Backed by {'Dask (lazy)' if lazy else 'memory'}")
     if info is not None:
         missing = missing_message(cds, info)
