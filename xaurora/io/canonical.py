@@ -68,7 +68,7 @@ def _rename_dims(ds: xr.Dataset) -> xr.Dataset:
             f"coordinates: more than one coordinate maps to {clash}. Fix: keep one of "
             f"{[k for k, v in mapping.items() if v in clash]}."
         )
-    return ds.rename(mapping)
+    return ds.rename(mapping) if mapping else ds  # rename({}) still copies every variable
 
 
 def _classify(name: str, da: xr.DataArray) -> tuple[str, str] | None:

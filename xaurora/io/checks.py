@@ -166,9 +166,12 @@ def check_read(cds: xr.Dataset, times=None, timestep=None, lazy: bool = True) ->
         if not lazy and is_lazy(var):
             continue
         timed = "time" in var.dims
+        whole = None if is_lazy(var) else np.asarray(var.values)  # in memory: views, no isel
+        at = (slice(None),) * var.dims.index("time") if timed else ()
         for run in runs if timed else [slice(None)]:
-            part = var.isel(time=run) if timed else var  # a view of in-memory data
-            check_array(np.asarray(part.values), var.dims, str(name), var.attrs,
+            part = (whole[(*at, run)] if whole is not None
+                    else np.asarray(var.isel(time=run).values))  # computes only those steps
+            check_array(part, var.dims, str(name), var.attrs,
                         levels=levels if "level" in var.dims else None,
                         times=tvalues[run] if timed else None)
 
