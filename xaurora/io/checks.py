@@ -163,10 +163,11 @@ def check_read(cds: xr.Dataset, times=None, timestep=None, lazy: bool = True) ->
     levels = cds.indexes["level"] if "level" in cds.indexes else None
     for name in cds.data_vars:
         var = cds.variables[name]
-        if not lazy and is_lazy(var):
+        dask = is_lazy(var)
+        if dask and not lazy:
             continue
         timed = "time" in var.dims
-        whole = None if is_lazy(var) else np.asarray(var.values)  # in memory: views, no isel
+        whole = None if dask else np.asarray(var.values)  # in memory: views, no isel
         at = (slice(None),) * var.dims.index("time") if timed else ()
         for run in runs if timed else [slice(None)]:
             part = (whole[(*at, run)] if whole is not None
