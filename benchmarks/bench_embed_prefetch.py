@@ -6,12 +6,15 @@ shape, allocated once per batch size (as a GPU's output costs the CPU nothing; `
 allocates them on every call instead, which on a 2-vCPU VM costs ~5 ms a call: the first
 multi-threaded torch operation after a pause wakes PyTorch's OpenMP workers). 32 analysis
 times on the 1° grid (5 levels) are read lazily from a zarr store (one time step per chunk) and
-embedded by the streaming loop that ``xaurora embed`` uses, with the prefetch thread off and on.
-The encoder alone would reach 1 / 50 ms = 20 samples/s; the target is ≥ 0.9 × that with
-prefetch on. Repeats alternate the two settings; medians and ranges are
-printed, the rate of the model alone on encoder inputs already prepared in memory (what hiding
-the glue completely would give), and the CPU time per step of the reader and of the model thread
-(which, unlike wall time, other jobs on a shared machine barely change).
+embedded by the streaming loop that ``xaurora embed`` uses, with the prefetch thread off and on,
+and on again with the interpreter's heap left unfrozen (``xaurora.heap.FREEZE = False``: a full
+garbage collection then scans every object, ~0.3 s with the GIL held). The encoder alone would
+reach 1 / 50 ms = 20 samples/s; the target is ≥ 0.9 × that with prefetch on. Repeats
+rotate the three settings. Printed: medians and ranges, the full collections seen in each
+setting and their total pause, the rate of the model alone on encoder inputs already prepared in
+memory (what hiding the glue completely would give), and the time per step of the reading side
+(the whole loop with an encoder that returns at once, and of that the reading of the zarr
+chunks by Dask) and the model thread's CPU time besides the encoder.
 
 Run: ``.venv/bin/python benchmarks/bench_embed_prefetch.py [--repeats 3] [--sleep 0.05]
 [--device cuda] [--alloc]`` (on a GPU, Aurora's own preparation of each sample runs on the device)
@@ -21,15 +24,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import dask
 import torch
 import xarray as xr
 
 import xaurora as xa
+from xaurora import heap
 from xaurora.batch import select_times
 from xaurora.embedding import embed_values, iter_embeddings
 from xaurora.io.canonical import canonicalize
@@ -75,13 +81,33 @@ def main() -> None:
             store, zarr_format=2)
         cds = canonicalize(xr.open_zarr(store), info=model.info)
         times = select_times(cds, model.timestep)
-        rates: dict[int, list[float]] = {0: [], 1: []}
+        settings = {"prefetch 0": (0, True), "prefetch 1": (1, True),
+                    "prefetch 1, heap not frozen": (1, False)}
+        rates: dict[str, list[float]] = {k: [] for k in settings}
+        pauses: dict[str, list[float]] = {k: [] for k in settings}
+        started: list[float] = []
+        current = ["warm-up"]
+
+        def on_gc(phase, info):  # full collections: count them and their pause, per setting
+            if info["generation"] != 2:
+                return
+            if phase == "start":
+                started.append(time.perf_counter())
+            elif started and current[0] in pauses:
+                pauses[current[0]].append(time.perf_counter() - started.pop())
+
+        gc.callbacks.append(on_gc)
         embed_values(cds, times[:2], model, "encoder", check_values=True)  # warm-up
+        names = list(settings)
         for r in range(a.repeats):
-            for prefetch in ((0, 1) if r % 2 == 0 else (1, 0)):
+            for name in names[r % 3 :] + names[: r % 3]:  # rotate the order
+                prefetch, heap.FREEZE = settings[name]
+                current[0] = name
                 t0 = time.perf_counter()
                 embed_values(cds, times, model, "encoder", check_values=True, prefetch=prefetch)
-                rates[prefetch].append(times.size / (time.perf_counter() - t0))
+                rates[name].append(times.size / (time.perf_counter() - t0))
+        current[0], heap.FREEZE = "after", True
+        gc.callbacks.remove(on_gc)
         # the model alone: the same fake encoder on encoder inputs already prepared in memory
         m = model.module
         src = BatchSource(cds, m, model.timestep)
@@ -103,40 +129,54 @@ def main() -> None:
                 now = time.perf_counter()
                 gaps.append(now - last)
                 last = now
-        # CPU time of each side per step (robust to other jobs on a shared machine): the reader
-        # thread's work is hidden while it stays below the sleep; the model thread's adds to it
+        # the reading side per step: the whole loop in one thread with an encoder that returns
+        # at once (wall and CPU), and of that the reading of the chunks by Dask (8 steps a
+        # compute, as the loop reads); it is hidden while it stays below the encoder's time
         slow_encoder(m, 0.0, a.alloc)
-        src = BatchSource(cds, m, model.timestep, check=True)
-        c0 = time.process_time()
+        loop_wall, loop_cpu, dask_wall = [], [], []
+        steps = [cds[v].data for v in src.names]
+        for _ in range(3):
+            c0, t0 = time.process_time(), time.perf_counter()
+            embed_values(cds, times, model, "encoder", check_values=True, prefetch=0)
+            loop_wall.append((time.perf_counter() - t0) / times.size)
+            loop_cpu.append((time.process_time() - c0) / times.size)
+            t0 = time.perf_counter()
+            for i in range(0, times.size, 8):
+                dask.compute(*[x[i : i + 8] for x in steps])
+            dask_wall.append((time.perf_counter() - t0) / times.size)
+        # the model thread's own CPU time besides the encoder
         batches = [encoder_input(m, src.read(times[i : i + 1], times[i + 1 : i + 5]))
                    for i in range(times.size)]
-        read_cpu = (time.process_time() - c0) / times.size
         c0 = time.process_time()
         for b in batches:
             run_encoder(m, b)
         model_cpu = (time.process_time() - c0) / times.size
+        read_wall = statistics.median(loop_wall)
     ideal = 1 / a.sleep
     print(f"fake encoder sleeping {a.sleep * 1e3:.0f} ms per sample (alone: {ideal:.1f} "
           f"samples/s; output {'allocated per call' if a.alloc else 'allocated once'}); "
           f"{times.size} steps, 1° grid, 5 levels, read from zarr (lazy), "
           f"values checked, batch 1, {a.repeats} alternating repeats")
-    for prefetch, xs in rates.items():
+    for name, xs in rates.items():
         med = statistics.median(xs)
-        print(f"prefetch {prefetch}: {med:5.2f} samples/s = {med / ideal:.3f} × encoder alone "
+        print(f"{name}: {med:5.2f} samples/s = {med / ideal:.3f} × encoder alone "
               f"(range {min(xs) / ideal:.3f}–{max(xs) / ideal:.3f})"
-              + (" (target ≥ 0.9)" if prefetch else ""))
+              + (" (target ≥ 0.9)" if name == "prefetch 1" else "")
+              + f"; {len(pauses[name])} full collections, {sum(pauses[name]) * 1e3:.0f} ms "
+              "in all")
     med_alone = statistics.median(alone)
     print(f"the model alone (same fake encoder, inputs prepared in memory): {med_alone:5.2f} "
           f"samples/s = {med_alone / ideal:.3f} × encoder alone; embed with prefetch reaches "
-          f"{statistics.median(rates[1]) / med_alone:.3f} × the model alone")
+          f"{statistics.median(rates['prefetch 1']) / med_alone:.3f} × the model alone")
     print(f"one run with prefetch: first result after {gaps[0] * 1e3:.0f} ms (the encoder's "
           f"{a.sleep * 1e3:.0f} ms included), then a result every "
           f"{statistics.median(gaps[1:]) * 1e3:.1f} ms (median; = "
           f"{a.sleep / statistics.median(gaps[1:]):.3f} × encoder alone)")
-    print(f"CPU per step: reader thread {read_cpu * 1e3:.1f} ms (read from zarr, check, "
-          f"assemble, prepare the encoder's input), model thread {model_cpu * 1e3:.1f} ms "
-          f"besides the encoder")
-    if read_cpu < a.sleep:
+    print(f"reading side per step (read, check, assemble, prepare; median of 3): "
+          f"{read_wall * 1e3:.1f} ms wall, {statistics.median(loop_cpu) * 1e3:.1f} ms CPU; "
+          f"of that, Dask reading the zarr chunks {statistics.median(dask_wall) * 1e3:.1f} ms "
+          f"wall; model thread {model_cpu * 1e3:.1f} ms CPU besides the encoder")
+    if read_wall < a.sleep:
         print(f"with a core free for the reader: expected "
               f"{a.sleep / (a.sleep + model_cpu):.3f} × encoder alone")
 

@@ -274,3 +274,50 @@ def test_reads_double_from_the_first_batch_up_to_read_ahead(tiny, monkeypatch):
     with pipeline.batches(src, select_times(cds, tiny.timestep), prefetch=1) as it:
         n = sum(1 for _ in it)
     assert n == 16 and [len(c) for c in computes] == [2, 2, 4, 8, 1]
+
+
+def test_ahead_runs_where_each_batch_is_read_before_it_is_handed_over(tiny, ds5):
+    cds = canonicalize(ds5.chunk(time=1), info=tiny.info)
+    times = select_times(cds, tiny.timestep)
+    calls, received = [], []
+
+    def ahead(sl):
+        calls.append((sl, threading.current_thread().name))
+
+    src = pipeline.BatchSource(cds, tiny.module, tiny.timestep)
+    with pipeline.batches(src, times, batch_size=2, ahead=ahead) as it:
+        for sl, _ in it:
+            assert sl in [c[0] for c in calls]  # before the caller has it
+            received.append(sl)
+    assert [c[0] for c in calls] == received == [slice(0, 2), slice(2, 4)]
+    assert {c[1] for c in calls} == {pipeline.THREAD_NAME}
+
+
+def test_touch_pages_writes_one_byte_a_page_inside_the_block_only():
+    page = pipeline.os.sysconf("SC_PAGE_SIZE")
+    a = np.full((3, 5 * page + 3), 7, dtype=np.uint8)
+    pipeline.touch_pages(a[1])
+    assert (a[[0, 2]] == 7).all()
+    np.testing.assert_array_equal(np.flatnonzero(a[1] != 7), np.arange(0, a.shape[1], page))
+
+
+def test_embed_touches_its_result_where_batches_are_read(tiny, monkeypatch):
+    # the result's pages are faulted in by the reading thread, before the values are written
+    ds = xa.testing.synthetic_dataset(n_times=7)
+    cds = canonicalize(ds.chunk(time=1), info=tiny.info)
+    times = select_times(cds, tiny.timestep)
+    touched = []
+    real = pipeline.touch_pages
+
+    def spy(block):
+        touched.append((threading.current_thread().name, block.shape[0]))
+        real(block)
+
+    monkeypatch.setattr(pipeline, "touch_pages", spy)
+    values, _ = embed_values(cds, times, tiny, "encoder", prefetch=1)
+    assert touched and {name for name, _ in touched} == {pipeline.THREAD_NAME}
+    monkeypatch.setattr(pipeline, "touch_pages", real)
+    one = functools.partial(make_batch, cds, module=tiny.module, timestep=tiny.timestep)
+    expected = np.stack([capture(tiny.module, one([t]), "encoder").reshape(values.shape[1:])
+                         .numpy() for t in times])
+    np.testing.assert_allclose(values, expected, rtol=1e-6, atol=1e-6)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,7 +139,8 @@ def layer_passes(module, batch, layer: str, autocast: bool = False, edit=None,
 def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
                     autocast: bool = False, check_values: bool = False,
                     prefetch: int | None = None, slices: list[slice] | None = None,
-                    edit=None, steps: int = 1, host: bool = True):
+                    edit=None, steps: int = 1, host: bool = True,
+                    ahead: Callable[[slice], None] | None = None):
     """Yield ``(slice of times, values, layout)`` per batch; values (B, level, lat, lon, channel),
     or (B, lead_time, level, lat, lon, channel) with ``steps > 1`` (rollout latents).
 
@@ -146,7 +148,8 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
     the model runs on batch k (see :mod:`xaurora.pipeline`). Close the generator when leaving
     early (``contextlib.closing``): that stops the thread. ``host=False`` yields a layer's
     tokens as the model's float32 tensor, on its device (one copy fewer for a caller that
-    copies them into its own array).
+    copies them into its own array). ``ahead(sl)`` runs where batch ``sl`` is read, before it
+    is yielded (see :class:`xaurora.pipeline.batches`).
     """
     from xaurora import pipeline
     from xaurora.models import forward
@@ -177,7 +180,7 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
     elif split:  # on a GPU, Aurora's own preparation on the device (allocations are cached)
         prepare = functools.partial(forward.encoder_input, module)
     with pipeline.batches(source, times, batch_size, prefetch=prefetch, device=device,
-                          slices=slices, prepare=prepare) as it:
+                          slices=slices, prepare=prepare, ahead=ahead) as it:
         for sl, batch in it:
             n = len(np.asarray(times)[sl])
             per_step = []
@@ -213,15 +216,22 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
     """
     import torch
 
+    from xaurora.pipeline import touch_pages
+
     out, layout = None, None
     bar = None
+
+    def ahead(sl: slice) -> None:  # in the reading thread: fault in the batch's part of out
+        if out is not None:  # (allocated at the first result: the batches read before fault
+            touch_pages(out[sl])  # where they are written)
+
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(times), desc=f"embed {layer}", unit="time")
     with contextlib.closing(iter_embeddings(cds, times, model, layer, batch_size, autocast,
                                             check_values, prefetch, edit=edit,
-                                            steps=steps, host=False)) as it:
+                                            steps=steps, host=False, ahead=ahead)) as it:
         for sl, values, lay in it:
             if out is None:  # filled in place: no list of parts and no concatenation
                 out = np.empty((len(times), *values.shape[1:]), dtype=np.float32)

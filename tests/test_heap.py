@@ -1,0 +1,152 @@
+"""The collector's freeze during streaming loops: held while a loop runs, shared by concurrent
+loops, released by the last one (however it ends), nothing lost, and other owners left alone."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import xaurora as xa
+from xaurora import heap, pipeline
+from xaurora.batch import select_times
+from xaurora.embedding import embed_values, iter_embeddings
+from xaurora.io.canonical import canonicalize
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen():
+    assert gc.get_freeze_count() == 0, "a test before this one left the heap frozen"
+    yield
+    gc.unfreeze()  # a failing test must not leave the process frozen for the others
+
+
+class Node:
+    """A container the collector tracks, in a reference cycle with itself."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_objects_from_before_are_frozen_inside_and_released_after():
+    before = Node()
+    with heap.frozen_heap():
+        assert gc.get_freeze_count() > 0
+        inside = Node()
+        frozen = gc.get_freeze_count()
+        gc.collect()
+        assert gc.get_freeze_count() == frozen  # a collection inside leaves them frozen
+        assert gc.is_tracked(inside)
+    assert gc.get_freeze_count() == 0
+    del before
+
+
+def test_garbage_from_before_is_collected_after_the_block():
+    # a cycle that became garbage before the block is frozen with everything else; once the
+    # block ends, a collection frees it (deferred, not lost)
+    node = Node()
+    ref = weakref.ref(node)
+    del node
+    with heap.frozen_heap():
+        gc.collect()
+        assert ref() is not None  # frozen: not scanned
+    gc.collect()
+    assert ref() is None
+
+
+def test_garbage_made_inside_the_block_is_collected_inside_it():
+    with heap.frozen_heap():
+        node = Node()
+        ref = weakref.ref(node)
+        del node
+        gc.collect()
+        assert ref() is None
+
+
+def test_concurrent_blocks_share_one_freeze_released_by_the_last():
+    entered, release = threading.Barrier(3), threading.Event()
+    counts = []
+
+    def loop():
+        with heap.frozen_heap():
+            entered.wait()
+            release.wait()
+
+    threads = [threading.Thread(target=loop) for _ in range(2)]
+    for t in threads:
+        t.start()
+    entered.wait()
+    counts.append(gc.get_freeze_count())
+    with heap.frozen_heap():  # a third user, ending first
+        pass
+    counts.append(gc.get_freeze_count())
+    release.set()
+    for t in threads:
+        t.join()
+    assert counts[0] > 0 and counts[1] > 0
+    assert gc.get_freeze_count() == 0
+
+
+def test_an_error_inside_the_block_still_releases():
+    with pytest.raises(KeyError), heap.frozen_heap():
+        raise KeyError("x")
+    assert gc.get_freeze_count() == 0
+
+
+def test_an_applications_own_freeze_is_left_alone():
+    gc.freeze()
+    own = gc.get_freeze_count()
+    with heap.frozen_heap():
+        Node()
+    assert gc.get_freeze_count() == own  # not unfrozen by the block
+
+
+def test_a_disabled_collector_or_freeze_off_is_left_alone(monkeypatch):
+    gc.disable()
+    try:
+        with heap.frozen_heap():
+            assert gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
+    monkeypatch.setattr(heap, "FREEZE", False)
+    with heap.frozen_heap():
+        assert gc.get_freeze_count() == 0
+    with heap.frozen_heap(enabled=True):
+        assert gc.get_freeze_count() > 0
+
+
+@pytest.mark.parametrize("prefetch", [0, 1])
+@pytest.mark.parametrize("how", ["to the end", "break", "error"])
+def test_the_embedding_loop_freezes_while_it_runs(tiny, prefetch, how):
+    ds = xa.testing.synthetic_dataset(n_times=4)
+    cds = canonicalize(ds.chunk(time=1), info=tiny.info)
+    times = select_times(cds, tiny.timestep)
+    seen = []
+    with contextlib.ExitStack() as stack:
+        if how == "error":
+            stack.enter_context(pytest.raises(OSError))
+        it = iter_embeddings(cds, times, tiny, "encoder", batch_size=1, prefetch=prefetch)
+        with contextlib.closing(it):
+            for _ in it:
+                seen.append(gc.get_freeze_count())
+                if how == "break":
+                    break
+                if how == "error":
+                    raise OSError("disk full")
+    assert seen and all(n > 0 for n in seen)
+    assert gc.get_freeze_count() == 0
+
+
+def test_results_are_the_same_with_and_without_the_freeze(tiny, monkeypatch):
+    ds = xa.testing.synthetic_dataset(n_times=4)
+    cds = canonicalize(ds.chunk(time=1), info=tiny.info)
+    times = select_times(cds, tiny.timestep)
+    frozen = embed_values(cds, times, tiny, "encoder", prefetch=1)[0]
+    monkeypatch.setattr(heap, "FREEZE", False)
+    plain = embed_values(cds, times, tiny, "encoder", prefetch=1)[0]
+    np.testing.assert_array_equal(frozen, plain)
+    assert not [t for t in threading.enumerate() if t.name == pipeline.THREAD_NAME]
