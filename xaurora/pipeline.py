@@ -45,7 +45,6 @@ import contextlib
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 
@@ -70,9 +69,6 @@ READ_AHEAD = 16
 #: ... and the memory one read may take: at 1° (7.5 MB a step) a read is 8 steps, at 0.25°
 #: (about 290 MB a step) one.
 READ_BYTES = 64 * 2**20
-
-#: Seconds the reading thread pauses after handing a batch to a waiting caller (0: none).
-HANDOFF = 0.0005
 
 #: Working memory ``batch_size="auto"`` may use on a CPU. Larger CPU batches do not run faster
 #: (every operator already uses all cores) but hold more memory, so the budget is modest.
@@ -322,11 +318,6 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
                         continue
                 if self._stop.is_set():
                     return
-                if HANDOFF and self._queue.qsize() == 1:
-                    # the caller was waiting for this batch: let it take the GIL now, before
-                    # the next read (Python-heavy in Dask) holds it for up to the interpreter's
-                    # switch interval (5 ms) and the model starts that much later
-                    time.sleep(HANDOFF)
         except BaseException as err:  # noqa: BLE001 - handed to the caller, raised there
             self._queue.put(("error", err))
             return
