@@ -276,16 +276,16 @@ def test_reads_double_from_the_first_batch_up_to_read_ahead(tiny, monkeypatch):
     assert n == 16 and [len(c) for c in computes] == [2, 2, 4, 8, 1]
 
 
-def test_ahead_runs_where_each_batch_is_read_before_it_is_handed_over(tiny, ds5):
+def test_on_read_runs_where_each_batch_is_read_before_it_is_handed_over(tiny, ds5):
     cds = canonicalize(ds5.chunk(time=1), info=tiny.info)
     times = select_times(cds, tiny.timestep)
     calls, received = [], []
 
-    def ahead(sl):
+    def on_read(sl):
         calls.append((sl, threading.current_thread().name))
 
     src = pipeline.BatchSource(cds, tiny.module, tiny.timestep)
-    with pipeline.batches(src, times, batch_size=2, ahead=ahead) as it:
+    with pipeline.batches(src, times, batch_size=2, on_read=on_read) as it:
         for sl, _ in it:
             assert sl in [c[0] for c in calls]  # before the caller has it
             received.append(sl)

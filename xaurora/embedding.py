@@ -140,7 +140,7 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
                     autocast: bool = False, check_values: bool = False,
                     prefetch: int | None = None, slices: list[slice] | None = None,
                     edit=None, steps: int = 1, host: bool = True,
-                    ahead: Callable[[slice], None] | None = None):
+                    on_read: Callable[[slice], None] | None = None):
     """Yield ``(slice of times, values, layout)`` per batch; values (B, level, lat, lon, channel),
     or (B, lead_time, level, lat, lon, channel) with ``steps > 1`` (rollout latents).
 
@@ -148,7 +148,7 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
     the model runs on batch k (see :mod:`xaurora.pipeline`). Close the generator when leaving
     early (``contextlib.closing``): that stops the thread. ``host=False`` yields a layer's
     tokens as the model's float32 tensor, on its device (one copy fewer for a caller that
-    copies them into its own array). ``ahead(sl)`` runs where batch ``sl`` is read, before it
+    copies them into its own array). ``on_read(sl)`` runs where batch ``sl`` is read, before it
     is yielded (see :class:`xaurora.pipeline.batches`).
     """
     from xaurora import pipeline
@@ -180,7 +180,7 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
     elif split:  # on a GPU, Aurora's own preparation on the device (allocations are cached)
         prepare = functools.partial(forward.encoder_input, module)
     with pipeline.batches(source, times, batch_size, prefetch=prefetch, device=device,
-                          slices=slices, prepare=prepare, ahead=ahead) as it:
+                          slices=slices, prepare=prepare, on_read=on_read) as it:
         for sl, batch in it:
             n = len(np.asarray(times)[sl])
             per_step = []
@@ -221,7 +221,7 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
     out, layout = None, None
     bar = None
 
-    def ahead(sl: slice) -> None:  # in the reading thread: fault in the batch's part of out
+    def on_read(sl: slice) -> None:  # in the reading thread: fault in the batch's part of out
         if out is not None:  # (allocated at the first result: the batches read before fault
             touch_pages(out[sl])  # where they are written)
 
@@ -231,7 +231,7 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
         bar = tqdm(total=len(times), desc=f"embed {layer}", unit="time")
     with contextlib.closing(iter_embeddings(cds, times, model, layer, batch_size, autocast,
                                             check_values, prefetch, edit=edit,
-                                            steps=steps, host=False, ahead=ahead)) as it:
+                                            steps=steps, host=False, on_read=on_read)) as it:
         for sl, values, lay in it:
             if out is None:  # filled in place: no list of parts and no concatenation
                 out = np.empty((len(times), *values.shape[1:]), dtype=np.float32)

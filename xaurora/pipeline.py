@@ -276,7 +276,7 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
     ``prepare`` (e.g. :func:`xaurora.models.forward.encoder_input`) turns each Batch into what the
     model consumes, where the Batch lives: in the background thread for a CPU model (it overlaps
     the model), after the move for a device (it runs there, as the model would run it).
-    ``ahead(sl)`` is called with each batch's slice of ``times`` where the batch is read, before
+    ``on_read(sl)`` is called with each batch's slice of ``times`` where the batch is read, before
     the caller receives it: work the caller would otherwise do itself, off the model's thread
     (``embed`` touches the pages of the batch's part of its result array there, see
     :func:`touch_pages`).
@@ -285,11 +285,11 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
     def __init__(self, source: BatchSource, times: Sequence, batch_size: int = 1,
                  prefetch: int = 1, device=None, slices: list[slice] | None = None,
                  prepare: Callable | None = None,
-                 ahead: Callable[[slice], None] | None = None) -> None:
+                 on_read: Callable[[slice], None] | None = None) -> None:
         self.source, self.times = source, np.asarray(times)
         self.slices = slices if slices is not None else batch_slices(len(times), batch_size)
         self.prefetch, self.device = prefetch, device
-        self.prepare, self.ahead = prepare, ahead
+        self.prepare, self.on_read = prepare, on_read
         self._on_host = _on_host(device)
         self._stop = threading.Event()
         self._queue: queue.Queue = queue.Queue(maxsize=_queue_size(source, self.slices,
@@ -347,8 +347,8 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
     def _read(self, k: int):
         """Batch ``k`` as read (and prepared, on a CPU), in the producing thread."""
         batch = self.source.read(self.times[self.slices[k]], self._ahead(k))
-        if self.ahead is not None:
-            self.ahead(self.slices[k])
+        if self.on_read is not None:
+            self.on_read(self.slices[k])
         return self.prepare(batch) if self.prepare is not None and self._on_host else batch
 
     def _finish(self, batch):
@@ -362,27 +362,28 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
         self.close()
 
     def close(self) -> None:
-        """Stop the background thread and wait for it (idempotent)."""
-        if self._thread is None:
+        """Stop the background thread and wait for it (idempotent); end the heap's freeze."""
+        try:
+            if self._thread is None:
+                return
+            self._stop.set()
+            while self._thread.is_alive():
+                try:  # unblock a producer waiting on a full queue
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    pass
+                self._thread.join(timeout=0.05)
+            self._thread = None
+        finally:
             self._heap.close()
-            return
-        self._stop.set()
-        while self._thread.is_alive():
-            try:  # unblock a producer waiting on a full queue
-                self._queue.get_nowait()
-            except queue.Empty:
-                pass
-            self._thread.join(timeout=0.05)
-        self._thread = None
-        self._heap.close()
 
 
 def touch_pages(block: np.ndarray) -> None:
     """Write one byte of each memory page of ``block`` (a C-contiguous array), in place.
 
     Fresh memory (``np.empty``) costs a page fault at the first write of each page, and faults
-    are slow on virtual machines (about 0.2 ms per MB on a 2-core VM while another thread
-    reads, 3.5 % of an embedding run there). Touching the pages of a batch's part of a result
+    are slow on virtual machines (on a 2-core VM, about 1 ms per MB while another thread reads:
+    3.5 % of an embedding run). Touching the pages of a batch's part of a result
     array where the batch is read moves the faults off the model's thread. Values are not
     kept: the caller writes the block afterwards.
     """
