@@ -18,8 +18,9 @@ The collector is the process's, so this is done with care for other users of it:
 loops (threads, Dask's threaded scheduler) share one freeze, released when the last one ends;
 a process whose objects are already frozen (``gc.freeze`` by the application, e.g. before
 forking workers) or whose collector is disabled is left alone; a forked child starts with its
-own count. No library offers this (the standard library's ``gc`` is the interface), hence
-this module.
+own count. A loop left open keeps the freeze until it is closed: close a generator you leave
+early (``contextlib.closing``), as ``embed`` does. No library offers this (the standard
+library's ``gc`` is the interface), hence this module.
 
 >>> import gc
 >>> with frozen_heap():
