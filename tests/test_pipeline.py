@@ -302,7 +302,10 @@ def test_touch_pages_writes_one_byte_a_page_inside_the_block_only():
 
 
 def test_embed_touches_its_result_where_batches_are_read(tiny, monkeypatch):
-    # the result's pages are faulted in by the reading thread, before the values are written
+    # the result's pages are faulted in by the reading thread, before the values are written;
+    # reads of one step and a queue of one batch: the reader can be at most two batches ahead,
+    # so batches 4 to 6 are read after the first result (the array) exists, however fast it is
+    monkeypatch.setattr(pipeline, "READ_AHEAD", 1)
     ds = xa.testing.synthetic_dataset(n_times=7)
     cds = canonicalize(ds.chunk(time=1), info=tiny.info)
     times = select_times(cds, tiny.timestep)
@@ -310,12 +313,15 @@ def test_embed_touches_its_result_where_batches_are_read(tiny, monkeypatch):
     real = pipeline.touch_pages
 
     def spy(block):
-        touched.append((threading.current_thread().name, block.shape[0]))
+        address = block.__array_interface__["data"][0]
+        start = (address - block.base.__array_interface__["data"][0]) // block[0].nbytes
+        touched.append((threading.current_thread().name, start))
         real(block)
 
     monkeypatch.setattr(pipeline, "touch_pages", spy)
     values, _ = embed_values(cds, times, tiny, "encoder", prefetch=1)
-    assert touched and {name for name, _ in touched} == {pipeline.THREAD_NAME}
+    assert {name for name, _ in touched} == {pipeline.THREAD_NAME}
+    assert {start for _, start in touched} >= {3, 4, 5}  # batches 4 to 6, by their first row
     monkeypatch.setattr(pipeline, "touch_pages", real)
     one = functools.partial(make_batch, cds, module=tiny.module, timestep=tiny.timestep)
     expected = np.stack([capture(tiny.module, one([t]), "encoder").reshape(values.shape[1:])
