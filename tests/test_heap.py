@@ -53,12 +53,12 @@ def test_objects_from_before_are_frozen_inside_and_released_after():
 
 
 def test_garbage_from_before_is_collected_after_the_block():
-    # a cycle that became garbage before the block is frozen with everything else; once the
-    # block ends, a collection frees it (deferred, not lost)
+    # an object from before the block that becomes garbage (a cycle) during it is frozen with
+    # everything else; once the block ends, a collection frees it (deferred, not lost)
     node = Node()
     ref = weakref.ref(node)
-    del node
     with heap.frozen_heap():
+        del node
         gc.collect()
         assert ref() is not None  # frozen: not scanned
     gc.collect()
