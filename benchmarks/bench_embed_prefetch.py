@@ -156,7 +156,7 @@ def main() -> None:
     print(f"fake encoder sleeping {a.sleep * 1e3:.0f} ms per sample (alone: {ideal:.1f} "
           f"samples/s; output {'allocated per call' if a.alloc else 'allocated once'}); "
           f"{times.size} steps, 1° grid, 5 levels, read from zarr (lazy), "
-          f"values checked, batch 1, {a.repeats} alternating repeats")
+          f"values checked, batch 1, {a.repeats} repeats of the settings in rotating order")
     for name, xs in rates.items():
         med = statistics.median(xs)
         print(f"{name}: {med:5.2f} samples/s = {med / ideal:.3f} × encoder alone "

@@ -324,11 +324,12 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
         self._queue.put(("end", None))
 
     def __enter__(self) -> Iterator:
-        # no 0.3 s pause of the model's thread for a full collection of the whole heap
-        self._heap.enter_context(frozen_heap())
         if self.prefetch > 0:
             self._thread = threading.Thread(target=self._produce, name=THREAD_NAME, daemon=True)
             self._thread.start()
+        # no 0.3 s pause of the model's thread for a full collection of the whole heap (entered
+        # last: nothing after it can fail, so the freeze never outlives a failed __enter__)
+        self._heap.enter_context(frozen_heap())
         return self._iterate()
 
     def _iterate(self) -> Iterator:
