@@ -106,3 +106,35 @@ def test_amnesic_probe_in_one_call(tiny, ds):
     assert {"skill_change", "skill_change_random", "change_map"} <= set(res.data_vars)
     same = amnesic_probe(ds, tiny, labels, TARGET, n_random=4, max_iter=8)
     xr.testing.assert_identical(res, same)
+
+
+def _patch_edit(ds, tiny, t, cols=slice(2, 3)):
+    """patch: the source is the layer itself, except +5 on the surface tokens (row 1, ``cols``);
+    the edit patches token (1, 2). Patching any other token writes its own value back."""
+    emb = ds.aurora.embed(tiny).sel(time=t)
+    src = emb.copy(data=emb.values.copy())
+    src.values[0, 1, cols] += 5.0
+    where = xr.zeros_like(emb.isel(channel=0, drop=True), dtype=bool)
+    where[0, 1, 2] = True
+    return xa.edit.patch(src, "encoder", where=where), emb
+
+
+def test_random_edits_that_never_change_the_target_give_inf_bounds_not_nan(tiny, ds):
+    t = ds.time.values[1]
+    edit, emb = _patch_edit(ds, tiny, t)
+    res = intervention_test(ds, tiny, edit, TARGET, time=t, n_random=5)
+    assert float(res.effect) > 0 and (res.effect_random == 0).all()
+    assert [float(res[v]) for v in ("ratio", "ratio_low", "ratio_high")] == [np.inf] * 3
+    assert "never changed the target" in res.ratio_high.attrs["note"]
+    # a row of 8 changed tokens: some random edits hit it, resamples of only misses remain
+    edit, _ = _patch_edit(ds, tiny, t, cols=slice(None))
+    res = intervention_test(ds, tiny, edit, TARGET, time=t, n_random=8, seed=0)
+    rand = res.effect_random.values
+    assert (rand == 0).any() and (rand > 0).any()
+    assert np.isfinite(float(res.ratio)) and np.isfinite(float(res.ratio_low))
+    assert float(res.ratio_low) <= float(res.ratio) and np.isposinf(float(res.ratio_high))
+    # the same tokens written back: nothing changes, 0/0 is NaN with the reason
+    same = intervention_test(ds, tiny, xa.edit.patch(emb, "encoder", where=edit.where), TARGET,
+                             time=t, n_random=3)
+    assert float(same.effect) == 0 and np.isnan(float(same.ratio_high))
+    assert "0/0" in same.ratio.attrs["note"] and "0/0" in same.ratio_low.attrs["note"]

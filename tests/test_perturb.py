@@ -103,3 +103,37 @@ def test_climatology_fill_and_errors(ds, tiny):
         perturbation_test(ds, tiny, rel, TARGET, fill="climatology")
     with pytest.raises(ValueError, match="candidates"):
         perturbation_test(ds, tiny, rel, TARGET, candidates=(10, 11, 0, 1))
+
+
+def test_random_masks_that_never_change_the_target_give_inf_bounds_not_nan(ds, planted):
+    # batch_size=1: every masked run has the base run's shape, so a mask outside PLANT (which
+    # the planted model never reads) gives exactly the base forecast: error exactly 0
+    rel = relevance(ds, planted, TARGET)
+    test = perturbation_test(ds, planted, rel, TARGET, fractions=(0.0625, 0.125), n_random=12,
+                             candidates=SOUTH, seed=1, batch_size=1)
+    rand = test["error_random"].values
+    assert (rand == 0).any(axis=1).all() and (rand > 0).any(axis=1).all()  # the planted case
+    assert np.isfinite(test["ratio"]).all() and (test["ratio"] > 3).all()
+    assert np.isfinite(test["ratio_low"]).all() and (test["ratio_low"] <= test["ratio"]).all()
+    assert np.isposinf(test["ratio_high"]).all()  # resamples with mean 0: inf, never NaN
+    assert "infinite" in test["ratio_high"].attrs["note"]
+    # every random mask misses PLANT: the ratio itself and both bounds are infinite
+    miss = perturbation_test(ds, planted, rel, TARGET, fractions=(0.0625,), n_random=3,
+                             candidates=SOUTH, seed=0, batch_size=1)
+    assert (miss["error_random"] == 0).all() and float(miss["error_relevant"][0]) > 0
+    assert [float(miss[v][0]) for v in ("ratio", "ratio_low", "ratio_high")] == [np.inf] * 3
+    assert "ratio infinite" in miss["ratio"].attrs["note"]
+
+
+def test_zero_over_zero_ratio_is_nan_and_says_why(ds, planted, tmp_path):
+    rel = relevance(ds, planted, TARGET)
+    # candidates far from PLANT: neither the most relevant nor random cells are ever read
+    none = perturbation_test(ds, planted, rel, TARGET, fractions=(0.0625,), n_random=4,
+                             candidates=(-80, -40, 0, 360), batch_size=1)
+    assert float(none["error_relevant"][0]) == 0 and (none["error_random"] == 0).all()
+    assert np.isnan([float(none[v][0]) for v in ("ratio", "ratio_low", "ratio_high")]).all()
+    for v in ("ratio", "ratio_low", "ratio_high"):
+        assert "0/0" in none[v].attrs["note"]
+    none.to_netcdf(tmp_path / "none.nc")  # the note is a netCDF-safe attribute
+    assert "note" not in perturbation_test(ds, planted, rel, TARGET, fractions=(0.5,),
+                                           n_random=3, candidates=SOUTH)["ratio"].attrs

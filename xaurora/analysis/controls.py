@@ -69,9 +69,16 @@ def paired_intervals(result: xr.Dataset, control: xr.Dataset | None = None,
     (:func:`xaurora.analysis.bootstrap.resample_weights`). With ``control`` (the
     :func:`control_probe` on the same test set) the *same* resamples give ``control_<metric>``
     and ``selectivity`` (accuracy − control accuracy; r2 − control r2 for regression), so the
-    interval of the difference is paired.
+    interval of the difference is paired. Each interval is an
+    :class:`~xaurora.analysis.bootstrap.Interval` (a ``(low, high)`` pair) whose ``note`` says
+    how many resamples left the metric undefined (left out; NaN bounds only when all did).
     """
-    from xaurora.analysis.bootstrap import metric_draws, percentile_interval, resample_weights
+    from xaurora.analysis.bootstrap import (
+        metric_draws,
+        percentile_interval,
+        resample_weights,
+        undefined_reason,
+    )
 
     task = result.attrs.get("task", "classification")
     test = result["is_test"].values.ravel()
@@ -90,7 +97,8 @@ def paired_intervals(result: xr.Dataset, control: xr.Dataset | None = None,
             got["selectivity"] = got[head] - ctl[head]
         for k, v in got.items():
             draws.setdefault(k, []).append(v)
-    return {k: percentile_interval(np.concatenate(v), level) for k, v in draws.items()}
+    return {k: percentile_interval(np.concatenate(v), level, undefined_reason(k))
+            for k, v in draws.items()}
 
 
 def control_metrics(result: xr.Dataset, control: xr.Dataset) -> dict[str, float]:

@@ -84,6 +84,7 @@ def probe_layers(
         variants.append(("random", model.with_random_weights(seed=seed)))
 
     results: dict[tuple[str, str], dict[str, float]] = {}
+    notes: dict[str, list[str]] = {}
     for layer in layers:
         for name, m in variants:
             if layer == "inputs" and name == "random":
@@ -102,6 +103,8 @@ def probe_layers(
                 ci = paired_intervals(res, ctl, n_boot=n_boot, seed=int(probe_kw.get("seed", 0)))
                 for k, (lo, hi) in ci.items():
                     row[f"{k}_low"], row[f"{k}_high"] = lo, hi
+                    if ci[k].note:  # kept per table cell: the bounds' attrs say which and why
+                        notes.setdefault(k, []).append(f"{layer}/{name}: {ci[k].note}")
             row["n_features"] = float(res["coef"].size)
             row["n_test"] = float(res["n_test"])
             row["n_times"] = float(res["n_times"])
@@ -115,6 +118,9 @@ def probe_layers(
     for key in names:
         vals = np.array([[results[la, w][key] for w in weights] for la in layers])
         attrs = _attrs(key)
+        base = key.removesuffix("_low").removesuffix("_high")
+        if key != base and notes.get(base):
+            attrs = {**attrs, "note": "; ".join(notes[base])}
         if key in ("n_features", "n_test", "n_times", "n_train"):
             vals = vals.astype(np.int64)
         out[key] = (("layer", "weights"), vals, attrs)

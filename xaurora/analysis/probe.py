@@ -176,13 +176,15 @@ def probe(
         score = proba[is_test] if task == "classification" else None
         cis = bootstrap_intervals(task, y_obs[is_test], pred[is_test], score,
                                   n_boot=int(opts["n_boot"]), seed=seed)
-        for name, (lo, hi) in cis.items():
-            for end, v in (("low", lo), ("high", hi)):
+        for name, ci in cis.items():
+            for end, v in (("low", ci[0]), ("high", ci[1])):
                 q = 50 * (1 - LEVEL) if end == "low" else 100 - 50 * (1 - LEVEL)
+                # resamples where the metric is undefined are left out: the note says how many
+                why = {"note": ci.note} if getattr(ci, "note", "") else {}
                 ds[f"{name}_{end}"] = xr.DataArray(v, attrs={
                     "long_name": f"{q:g} % bootstrap quantile of {name} "
                                  f"({int(opts['n_boot'])} resamples of the test patches)",
-                    "units": METRIC_ATTRS[name].get("units", "")})
+                    "units": METRIC_ATTRS[name].get("units", ""), **why})
     ds["n_train"] = int(is_train.sum())
     ds["n_test"] = int(is_test.sum())
     ds["n_times"] = int(grid.sizes.get("time", 1))

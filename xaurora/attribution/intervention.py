@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from xaurora.analysis.bootstrap import ratio_interval
 from xaurora.attribution.relevance import prepare, target_field
 from xaurora.attribution.target import Target
 from xaurora.edit import Edit, as_edits, describe, token_mask
@@ -123,11 +124,9 @@ class _Fields:
 
 
 def _ratio_stats(effect: float, rand: np.ndarray, rng, n_boot: int):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = effect / rand.mean()
-        boot = rand[rng.integers(0, rand.size, (n_boot, rand.size))].mean(axis=1)
-        lo, hi = np.nanquantile(effect / boot, [0.025, 0.975])
-    return float(ratio), float(lo), float(hi)
+    """Ratio, bootstrap bounds (inf, not NaN, over a zero random baseline) and their note."""
+    ratio, lo, hi, note = ratio_interval(effect, rand, rng, n_boot, baseline="random edits")
+    return float(ratio), float(lo), float(hi), note
 
 
 def _units(fields: _Fields) -> str:
@@ -144,6 +143,9 @@ def intervention_test(ds, model, edit, target: Target, time=None, n_random: int 
     target region, at lead ``target.lead_steps``), ``effect_random`` (``draw``), ``ratio`` =
     effect / mean random effect with its bootstrap interval ``ratio_low``/``ratio_high`` (over
     draws), and ``change_map`` (the edit's change of the target variable on the grid).
+    Where resamples of the random effects are all 0 (random edits that never changed the
+    target) the ratio's bound is ``inf``, not NaN; a 0/0 ratio is NaN; either way the ratio
+    variables get a ``note`` attribute saying why.
     """
     if not isinstance(target, Target):
         raise XauroraError("target: must be an xa.Target, e.g. xa.Target('msl', region=(30, 72, "
@@ -161,16 +163,17 @@ def intervention_test(ds, model, edit, target: Target, time=None, n_random: int 
     rand = np.array([fields.rmse(fields([random_edit(e, rng, layouts.get(e.layer))
                                          for e in edits]), fields.base)
                      for _ in range(n_random)])
-    ratio, lo, hi = _ratio_stats(effect, rand, rng, n_boot)
+    ratio, lo, hi, note = _ratio_stats(effect, rand, rng, n_boot)
+    why = {"note": note} if note else {}
     units = _units(fields)
     out = xr.Dataset(
         {
             "effect": ((), effect, {"units": units, "long_name": "RMSE of the edit's change"}),
             "effect_random": ("draw", rand, {"units": units,
                                              "long_name": "RMSE of a random edit's change"}),
-            "ratio": ((), ratio, {"long_name": "effect / mean random effect"}),
-            "ratio_low": ((), lo, {"long_name": "2.5 % bootstrap quantile of ratio"}),
-            "ratio_high": ((), hi, {"long_name": "97.5 % bootstrap quantile of ratio"}),
+            "ratio": ((), ratio, {"long_name": "effect / mean random effect", **why}),
+            "ratio_low": ((), lo, {"long_name": "2.5 % bootstrap quantile of ratio", **why}),
+            "ratio_high": ((), hi, {"long_name": "97.5 % bootstrap quantile of ratio", **why}),
             "change_map": fields.change_map(y, units),
         },
         coords={"draw": np.arange(n_random)},
@@ -272,7 +275,8 @@ def amnesic_probe(ds, model, labels: xr.DataArray, target: Target, layer: str = 
         R = np.linalg.qr(rng.standard_normal((Q.shape[1], Q.shape[0])))[0].T
         rand_fields.append(fields([ablate(direction(r), layer) for r in R]))
     rand = np.array([fields.rmse(f, fields.base) for f in rand_fields])
-    ratio, lo, hi = _ratio_stats(effect, rand, rng, n_boot)
+    ratio, lo, hi, note = _ratio_stats(effect, rand, rng, n_boot)
+    why = {"note": note} if note else {}
     units = _units(fields)
     data = {
         "probe_accuracy": ("iteration", acc, {"long_name": "test balanced accuracy of a fresh "
@@ -280,9 +284,9 @@ def amnesic_probe(ds, model, labels: xr.DataArray, target: Target, layer: str = 
         "directions": (("component", "channel"), Q),
         "effect": ((), effect, {"units": units}),
         "effect_random": ("draw", rand, {"units": units}),
-        "ratio": ((), ratio),
-        "ratio_low": ((), lo),
-        "ratio_high": ((), hi),
+        "ratio": ((), ratio, why),
+        "ratio_low": ((), lo, why),
+        "ratio_high": ((), hi, why),
         "change_map": fields.change_map(y_edit, units),
     }
     truth = fields.truth()

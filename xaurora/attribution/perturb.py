@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from xaurora.analysis.bootstrap import ratio_interval
 from xaurora.attribution.relevance import prepare, target_field
 from xaurora.attribution.target import Target, region_mask
 from xaurora.errors import XauroraError
@@ -188,6 +189,11 @@ def perturbation_test(ds, model, rel: xr.Dataset, target: Target, fractions=(0.0
     (``error="rmse"``) or MSE (``error="mse"``, the metric of the attribution study's 3.31×; an
     MSE ratio is roughly the square of an RMSE ratio) between the perturbed and unperturbed
     target forecast over the target region; attrs ``error_metric`` names it.
+    ``ratio_low``/``ratio_high`` are the 2.5/97.5 % quantiles of the ratio over ``n_boot``
+    resamples of the random draws: where a resample's random errors are all 0 its ratio is
+    infinite, and a bound among such resamples is ``inf`` (never NaN); a ratio 0/0 (neither
+    mask changed the target) is NaN. Either way the ratio variables get a ``note`` attribute
+    saying why.
     ``check_values=False`` skips the unit/NaN checks (attrs ``check_values`` = 0).
     """
     import torch
@@ -235,11 +241,9 @@ def perturbation_test(ds, model, rel: xr.Dataset, target: Target, fractions=(0.0
     e_rel, e_least = err[:nf], err[nf:2 * nf]
     e_rand = err[2 * nf:].reshape(nf, n_random)
     mean_rand = e_rand.mean(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = e_rel / mean_rand
-        boot = e_rand[:, rng.integers(0, n_random, (n_boot, n_random))].mean(axis=-1)
-        boot_ratio = e_rel[:, None] / boot
-    lo, hi = np.nanquantile(boot_ratio, [0.025, 0.975], axis=1)
+    # an inf bound (random masks that never changed the target) stays inf, 0/0 is NaN: note says
+    ratio, lo, hi, note = ratio_interval(e_rel, e_rand, rng, n_boot, baseline="random masks")
+    why = {"note": note} if note else {}
     units = str(cds[target.aurora_variable].attrs.get("units", "")) \
         if target.aurora_variable in cds else ""
     if error == "mse" and units:
@@ -256,9 +260,11 @@ def perturbation_test(ds, model, rel: xr.Dataset, target: Target, fractions=(0.0
             "error_random": (("fraction", "draw"), e_rand, ea("random cells")),
             "error_least_relevant": ("fraction", e_least, ea("least relevant cells")),
             "ratio": ("fraction", ratio, {"long_name": f"ratio of {what}s, most relevant / "
-                                          f"mean of random", "error_metric": error}),
-            "ratio_low": ("fraction", lo, {"long_name": "2.5 % bootstrap quantile of ratio"}),
-            "ratio_high": ("fraction", hi, {"long_name": "97.5 % bootstrap quantile of ratio"}),
+                                          f"mean of random", "error_metric": error, **why}),
+            "ratio_low": ("fraction", lo, {"long_name": "2.5 % bootstrap quantile of ratio",
+                                           **why}),
+            "ratio_high": ("fraction", hi, {"long_name": "97.5 % bootstrap quantile of ratio",
+                                            **why}),
             "n_cells": ("fraction", ks),
             "aopc_relevant": ((), float(e_rel.mean())),
             "aopc_random": ((), float(mean_rand.mean())),
