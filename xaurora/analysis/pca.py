@@ -48,15 +48,32 @@ def pca(X: xr.DataArray, n_components: int, sample_dims: Sequence[str] = ("time"
     """
     from sklearn.decomposition import PCA
 
+    whole = isinstance(n_components, int | np.integer) or (
+        isinstance(n_components, float | np.floating) and float(n_components).is_integer())
+    if isinstance(n_components, bool) or not whole:
+        raise XauroraError(f"n_components: must be a whole number of components, got "
+                           f"{n_components!r}. Fix: pass an int, e.g. n_components=3.")
     stk = Stacker.of(X, sample_dims)
     sample_dims, feature_dims = stk.sample_dims, stk.feature_dims
     n_samples, n_features = stk.n_samples, stk.n_features
+    if n_samples < 2:
+        # one sample has no variance (sklearn would divide by n − 1 = 0: NaN variances)
+        raise XauroraError(
+            f"{stk.name}: sample_dims {sample_dims} hold {n_samples} sample(s); a PCA needs at "
+            "least 2. Fix: add samples (e.g. more times) or choose other sample_dims."
+        )
     if not 1 <= int(n_components) <= min(n_samples, n_features):
         raise XauroraError(
             f"pca: n_components={n_components} must be between 1 and min(samples, features) = "
             f"min({n_samples}, {n_features}). Fix: ask for fewer components or add samples."
         )
     data = stk.matrix(X)  # NaN/inf: an error that says how to fix it
+    if not np.ptp(data, axis=0).any():
+        # zero total variance: explained_variance_ratio would be 0/0 = NaN
+        raise XauroraError(
+            f"{stk.name}: is the same in every sample (zero variance), so it has no principal "
+            "components. Fix: check the input (e.g. a constant or empty field) or sample_dims."
+        )
     est = PCA(n_components=int(n_components), random_state=0).fit(data)
     scores = est.transform(data)
 

@@ -96,6 +96,17 @@ def pool(
     g = grid_of(da)  # Aurora patches, HEALPix cells or mesh points: the grid knows its areas
     g.check(da, "array")
     core = list(g.dims)
+    name = str(da.name or "array")
+    empty = [d for d in core if da.sizes[d] == 0]
+    if empty:
+        raise XauroraError(f"{name}: its grid dim(s) {empty} are empty, so there is nothing to "
+                           "pool. Fix: select a non-empty region of the grid.")
+    # a NaN token would make every statistic of its time/level/channel NaN without a word;
+    # lazy input is not computed here to look (its NaNs stay NaN in the result)
+    if da.chunks is None and da.dtype.kind in "fc" and not np.isfinite(da.values).all():
+        raise XauroraError(f"{name}: contains NaN or infinite values, which would make the "
+                           "pooled statistics NaN. Fix: embed complete input fields, or fill "
+                           "or drop them first (e.g. .fillna(0)).")
     weights = g.region_weights(da, regions).transpose("region", *core)
     if da.chunks is not None:
         da = da.chunk({d: -1 for d in core})

@@ -86,14 +86,26 @@ def probe(
     opts = {**_OPTIONS, **kwargs}
     if task == "regression" and opts["class_weight"] is not None:
         raise XauroraError("probe: class_weight only applies to task='classification'.")
-    if not 0.0 < float(test_size) < 1.0:
-        raise XauroraError(f"probe: test_size={test_size} must lie strictly between 0 and 1.")
+    try:
+        size = float(test_size)
+    except (TypeError, ValueError):
+        size = float("nan")  # reported just below, with the fix
+    if not 0.0 < size < 1.0:
+        raise XauroraError(f"test_size: {test_size!r} must lie strictly between 0 and 1. "
+                           "Fix: e.g. test_size=0.25.")
+    test_size = size
 
     sample_dims, feature_dims = _probe_dims(emb)
     y_da = labels_on_grid(labels, emb, task, opts["patch_size"], what="labels")
     grid = emb.isel({d: 0 for d in feature_dims}, drop=True)
     y_da = y_da.broadcast_like(grid).transpose(*sample_dims)
     y = y_da.values.astype(np.float64).ravel()
+    if np.isinf(y).any():
+        # NaN means "unlabelled"; an infinite label would otherwise vanish the same way
+        raise XauroraError(
+            f"{_label_name(labels)}: holds infinite values on the patch grid. Fix: mask them "
+            "as NaN (unlabelled) or clip them, e.g. labels.where(np.isfinite(labels))."
+        )
     valid = np.isfinite(y)
     if task == "classification":
         y_int = np.where(valid, y, 0).astype(np.int64)
@@ -127,6 +139,15 @@ def probe(
                        "choose a split whose training part contains both classes")
         _check_classes(y_int[is_test], "the test set",
                        "widen the test band/period or use split='random' (stratified)")
+    else:
+        # constant labels: nothing to fit, or an r² that is 0/0 (scikit-learn reports 1 or 0)
+        for part, where in ((is_train, "training"), (is_test, "test")):
+            if np.ptp(y[part]) == 0:
+                raise XauroraError(
+                    f"{_label_name(labels)}: every label in the {where} set is {y[part][0]:g}; "
+                    "a regression probe needs labels that vary there (r2 is undefined "
+                    "otherwise). Fix: choose a split or labels that vary on both sides."
+                )
 
     X = _feature_matrix(emb, sample_dims, feature_dims)
     if task == "classification":
@@ -246,6 +267,17 @@ def _require_dataarray(labels, what: str) -> None:
             f"{what}: expected an xr.DataArray, got {type(labels).__name__}. "
             "Fix: pass one variable, e.g. xa.labels.land_sea(ds)."
         )
+    if labels.dtype.kind not in "biuf":
+        raise XauroraError(
+            f"{what}: holds {labels.dtype} values; labels and splits must be numbers or "
+            "booleans (patch means are taken). Fix: convert them, e.g. (labels == 'land')."
+        )
+
+
+def _label_name(labels) -> str:
+    """How the user calls ``labels`` in messages: the argument, and its name when it has one."""
+    name = getattr(labels, "name", None)
+    return f"labels ({name!r})" if name is not None else "labels"
 
 
 def _as_task(lab: xr.DataArray, task: str) -> xr.DataArray:
@@ -299,14 +331,32 @@ def _split_mask(split, emb, grid, sample_dims, patch_size) -> np.ndarray:
             if "time" not in grid.dims:
                 raise XauroraError("split: ('time', ...) needs an embedding with a time dim.")
             t = grid["time"]
-            sel = (t >= np.datetime64(lo, "ns")) & (t <= np.datetime64(hi, "ns"))
+            lo, hi = _bounds(split, lambda v: np.datetime64(v, "ns"), "dates, e.g. "
+                             "('time', '2020-01-01', '2020-12-31')")
+            sel = (t >= lo) & (t <= hi)
         else:  # the grid selects its band (longitude bands may cross 0°: lon_in_band)
+            lo, hi = _bounds(split, float, f"degrees, e.g. ('{kind}', 120, 210)")
             sel = grid_of(emb).band(grid, kind, lo, hi)
         return sel.broadcast_like(grid).transpose(*sample_dims).values.astype(bool)
     raise XauroraError(
         f"split: {split!r} is not understood. Fix: use 'random', ('lon', lon_min, lon_max), "
         "('lat', lat_min, lat_max), ('time', t_start, t_end) or a boolean DataArray (True = test)."
     )
+
+
+def _bounds(split, parse, example: str):
+    """``split``'s two bounds parsed (floats or datetimes); unreadable ones are named."""
+    try:
+        lo, hi = parse(split[1]), parse(split[2])
+    except (TypeError, ValueError) as err:
+        raise XauroraError(
+            f"split: the bounds of {split!r} are not {example.split(',')[0]} ({err}). "
+            f"Fix: give {example}."
+        ) from None
+    bad = np.isnat([lo, hi]) if isinstance(lo, np.datetime64) else ~np.isfinite([lo, hi])
+    if bad.any():
+        raise XauroraError(f"split: the bounds of {split!r} must be finite. Fix: give {example}.")
+    return lo, hi
 
 
 def _check_classes(y: np.ndarray, where: str, fix: str) -> None:
