@@ -193,3 +193,131 @@ def test_info_lists_what_it_understood_before_the_problem(capsys):
     assert main(["info", str(DATA / "erainterim_small.nc")]) == 1
     out = capsys.readouterr().out
     assert "atmos  → z" in out and "Cannot be read as is:" in out and "isel(month=0)" in out
+
+
+# --- lazy input whose variables are chunked differently (Dataset.chunks is not uniform) ---
+
+
+def _small(**kw):
+    return xa.testing.synthetic_dataset(n_lat=17, n_lon=32, n_times=5, **kw)
+
+
+def _chunk_each(ds, sizes):
+    """``ds`` with each time-dependent variable chunked along time by ``sizes[name]``."""
+    return ds.assign({v: ds[v].chunk({"time": sizes[v]}) for v in ds.data_vars if v in sizes})
+
+
+@pytest.mark.parametrize("layout", ["statics only", "per variable", "zarr", "static zarr"])
+def test_lazy_input_chunked_unevenly_embeds_as_in_memory(tiny, one_thread, tmp_path, layout):
+    """Only statics Dask-backed (no time chunks at all), variables with different time chunks,
+    and a zarr store (chunked per variable by its own shape) once crashed on
+    ``Dataset.chunks["time"]`` (KeyError, or "inconsistent chunks")."""
+    ds = _small()
+    ref = ds.aurora.embed(tiny)
+    kw = {}
+    if layout == "statics only":
+        lazy = ds.assign(lsm=ds["lsm"].chunk(), slt=ds["slt"].chunk())
+    elif layout == "per variable":
+        lazy = _chunk_each(ds, {"2t": 1, "z": 2, "t": 3, "u": 4})
+    elif layout == "zarr":
+        ds.to_zarr(tmp_path / "a.zarr", encoding={"2t": {"chunks": (2, 17, 32)},
+                                                   "t": {"chunks": (3, 1, 17, 32)}})
+        lazy = xr.open_zarr(tmp_path / "a.zarr")
+        assert lazy["2t"].chunks[0] != lazy["t"].chunks[0]
+    else:
+        statics = ["lsm", "slt", "geopotential_at_surface"]
+        ds[statics].to_zarr(tmp_path / "st.zarr")
+        lazy, kw = ds.drop_vars(statics), {"static": str(tmp_path / "st.zarr")}
+    got = lazy.aurora.embed(tiny, **kw)
+    # the time-dependent fields decide: statics alone are loaded and read in memory
+    assert (got.chunks is None) == (layout in ("statics only", "static zarr"))
+    xr.testing.assert_identical(got.compute(), ref)
+
+
+def test_lazy_blocks_follow_every_variables_time_chunks(tiny, one_thread):
+    """A task per block between the union of the variables' chunk boundaries: no task holds
+    more than one chunk of any variable."""
+    from xaurora.lazy import time_chunk_bounds
+
+    lazy = _chunk_each(_small(), {"2t": 2, "t": 3})
+    assert time_chunk_bounds(canonicalize(lazy)).tolist() == [0, 2, 3, 4, 5]
+    emb = lazy.aurora.embed(tiny)
+    assert emb.chunks[0] == (1, 1, 1, 1)  # analysis times 1 … 4, one per block
+    xr.testing.assert_identical(emb.compute(), _small().aurora.embed(tiny))
+
+
+# --- surface and static variables with a level dim; level errors in the user's names ---
+
+
+def test_static_geopotential_with_levels_is_a_named_error(tiny):
+    """Pressure-level geopotential passed as the static ``z`` once ended in torch's "stack
+    expects each tensor to be equal size" (or a misleading unit error)."""
+    ds = xa.testing.synthetic_dataset(n_lat=17, n_lon=32, naming="cds", with_static=False)
+    static = xa.testing.synthetic_static(17, 32)
+    wrong = static.assign(z=ds["z"].isel(valid_time=0, drop=True).rename(
+        latitude="lat", longitude="lon").assign_coords(lat=static.latitude.values,
+                                                       lon=static.longitude.values)
+        .rename(lat="latitude", lon="longitude"))
+    with pytest.raises(xa.XauroraError, match=r"^z \(static=\): has a pressure-level dim "
+                       r"'pressure_level'.*surface geopotential.*Fix: pass the surface "
+                       r"geopotential"):
+        ds.aurora.embed(tiny, static=wrong)
+    own = xa.testing.synthetic_dataset(n_lat=17, n_lon=32, naming="wb2")
+    own["geopotential_at_surface"] = own["geopotential_at_surface"].expand_dims(level=own.level)
+    with pytest.raises(xa.XauroraError, match=r"^geopotential_at_surface: has a pressure-level"):
+        own.aurora.embed(tiny)
+
+
+@pytest.mark.parametrize(("naming", "name", "dim"), [("cds", "t2m", "pressure_level"),
+                                                     ("wb2", "2m_temperature", "level"),
+                                                     ("aurora", "2t", "level")])
+def test_surface_variable_with_levels_names_it_and_a_possible_fix(tiny, naming, name, dim):
+    """It once read "2t: pressure level(s) [500, 850] hPa are not supported (… only for []).
+    Fix: ds.sel(level=[])": Aurora's name, and a fix that cannot work."""
+    ds = xa.testing.synthetic_dataset(n_lat=17, n_lon=32, naming=naming)
+    ds[name] = ds[name].expand_dims({dim: ds[dim].values}, axis=1)
+    with pytest.raises(xa.XauroraError) as err:
+        ds.aurora.embed(tiny)
+    text = str(err.value)
+    assert text.startswith(f"{name}: has a pressure-level dim '{dim}'")
+    assert "surface variable" in text and f"isel({dim}=0, drop=True)" in text
+    fixed = ds.assign({name: ds[name].isel({dim: 0}, drop=True)})
+    assert fixed.aurora.embed(tiny).sizes["time"] == 2  # the fix works
+
+
+@pytest.mark.parametrize(("naming", "name", "dim"), [("cds", "z", "pressure_level"),
+                                                     ("wb2", "geopotential", "level")])
+def test_unsupported_level_is_named_as_the_user_names_variable_and_dim(tiny, naming, name, dim):
+    ds = xa.testing.synthetic_dataset(n_lat=17, n_lon=32, naming=naming)
+    bad = ds.assign_coords({dim: [500, 333]})
+    with pytest.raises(xa.XauroraError, match=rf"^{name}: pressure level\(s\) \[333\] hPa .*"
+                       rf"Fix: .*ds\.sel\({dim}=\[500\]\)"):
+        bad.aurora.embed(tiny)
+    assert bad.sel({dim: [500]}).aurora.embed(tiny).sizes["time"] == 2  # the fix works
+
+
+# --- both time names: cfgrib (time dim, valid_time coordinate), CDS netCDF (the reverse) ---
+
+
+def test_cfgrib_and_cds_netcdf_time_layouts_read_as_the_plain_one(tiny):
+    ds = xa.testing.synthetic_dataset(n_lat=17, n_lon=32, naming="cds")
+    t = ds.valid_time.values
+    ref = ds.aurora.embed(tiny)
+    grib = ds.rename(valid_time="time").assign_coords(valid_time=("time", t),
+                                                      step=np.timedelta64(0, "ns"))
+    netcdf = ds.assign_coords(time=t[0])  # a scalar reference time
+    for other in (grib, netcdf):
+        xr.testing.assert_identical(other.aurora.embed(tiny), ref)
+
+
+def test_time_names_that_disagree_are_a_named_error(tiny):
+    ds = xa.testing.synthetic_dataset(n_lat=17, n_lon=32, naming="cds")
+    t = ds.valid_time.values
+    forecast = ds.rename(valid_time="time").assign_coords(valid_time=("time", t + np.timedelta64(
+        6, "h")))  # cfgrib's valid_time = time + step: forecasts, not analyses
+    with pytest.raises(xa.XauroraError, match=r"^valid_time: differs from the time axis 'time'"
+                       r".*Fix: .*drop_vars\('valid_time'\)"):
+        forecast.aurora.embed(tiny)
+    both = ds.expand_dims(time=t[:1])
+    with pytest.raises(xa.XauroraError, match=r"both a 'time' and a 'valid_time' dimension"):
+        both.aurora.embed(tiny)

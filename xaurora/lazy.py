@@ -35,13 +35,14 @@ def time_blocks(cds: xr.Dataset, times: np.ndarray, back: Sequence[np.timedelta6
         compute: ``compute(sub, block_times) -> ndarray`` with ``sub`` the steps the block needs.
         shape: ``shape(n)``, the shape of ``compute``'s result for ``n`` times.
 
-    The result's time chunks are made uniform (see :func:`uniform_time_chunks`).
+    The input's time chunks are :func:`time_chunk_bounds`'s; the result's are made uniform
+    (see :func:`uniform_time_chunks`).
     """
     import dask
     import dask.array as dsa
 
     tvals = cds["time"].values.astype("datetime64[ns]")
-    bounds = np.cumsum((0,) + tuple(cds.chunks["time"]))
+    bounds = time_chunk_bounds(cds)
     blocks = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         block_t = times[np.isin(times, tvals[lo:hi])]
@@ -51,6 +52,34 @@ def time_blocks(cds: xr.Dataset, times: np.ndarray, back: Sequence[np.timedelta6
         task = dask.delayed(compute, pure=True)(cds.sel(time=need), block_t)
         blocks.append(dsa.from_delayed(task, shape=shape(block_t.size), dtype=np.float32))
     return uniform_time_chunks(dsa.concatenate(blocks, axis=0))
+
+
+def time_chunk_bounds(cds: xr.Dataset) -> np.ndarray:
+    """Positions where the time chunks of ``cds`` start, and its time size last.
+
+    ``Dataset.chunks`` needs every Dask-backed variable chunked alike along every dim, which
+    ``xr.open_zarr`` does not give (zarr chunks each variable by its own shape, so surface and
+    pressure-level fields get different time chunks) and which has no ``time`` at all when only
+    the statics are Dask-backed. The bounds are therefore the union of the chunk boundaries of
+    the time-dependent Dask-backed variables: each block then lies inside one chunk of every
+    variable, so a task holds no more than one chunk of each (the memory the user chose when
+    chunking), and a coarse chunk read by several tasks is still read once per compute (the
+    tasks share its key). The union does not depend on the order of the variables, as "the
+    first variable's chunks" would. Without a Dask-backed time-dependent variable, one block.
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"a": ("time", np.zeros(6)), "b": ("time", np.zeros(6))})
+    >>> ds = ds.assign(a=ds.a.chunk(time=4), b=ds.b.chunk(time=3))
+    >>> time_chunk_bounds(ds).tolist()  # a: 0 4 6, b: 0 3 6
+    [0, 3, 4, 6]
+    """
+    n = cds.sizes["time"]
+    cuts = {0, n}
+    for name in cds.data_vars:
+        var = cds.variables[name]
+        if var.chunks is not None and "time" in var.dims:
+            cuts.update(np.cumsum(var.chunks[var.dims.index("time")]).tolist())
+    return np.array(sorted(cuts))
 
 
 def uniform_time_chunks(values):

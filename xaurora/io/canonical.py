@@ -38,9 +38,11 @@ from xaurora.io.checks import (  # noqa: F401  (re-exported: imported from here 
 from xaurora.io.names import (
     ATMOS_NAMES,
     DIM_NAMES,
+    LEVEL_NAMES,
     STATIC_NAMES,
     STATIC_PREFIX,
     SURFACE_NAMES,
+    TIME_NAMES,
     UNITS,
 )
 from xaurora.io.normalisation import has_stats, levels_with_stats
@@ -59,7 +61,58 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _one_time(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with one of ``time``/``valid_time`` when it has both: the dimension is the time axis.
+
+    cfgrib gives a ``time`` dim with a ``valid_time`` coordinate, the CDS's netCDF a
+    ``valid_time`` dim with a scalar ``time``. The other one is dropped: without checks when
+    it is a scalar (the reference time of a file), else only when it holds the same times, so
+    that forecast steps (cfgrib's ``valid_time = time + step``) are never silently taken for
+    analysis times. When neither is a dim, ``time`` is kept.
+
+    >>> import numpy as np, xarray as xr
+    >>> t = np.array(["2020-01-01T00", "2020-01-01T06"], dtype="datetime64[ns]")
+    >>> grib = xr.Dataset(coords={"time": t, "valid_time": ("time", t)})
+    >>> list(_one_time(grib).coords)
+    ['time']
+    >>> cds = xr.Dataset(coords={"valid_time": t, "time": t[0]})
+    >>> list(_one_time(cds).coords)
+    ['valid_time']
+    """
+    names = TIME_NAMES[:2]  # ("time", "valid_time")
+    if not all(n in ds.variables or n in ds.dims for n in names):
+        return ds
+    dims = [n for n in names if n in ds.dims]
+    if len(dims) == 2:
+        raise XauroraError(
+            "time: the dataset has both a 'time' and a 'valid_time' dimension (forecasts: "
+            "reference time × valid time). Fix: select the analysis times you mean, e.g. "
+            "ds.isel(time=0), so that one time dimension remains."
+        )
+    axis = dims[0] if dims else "time"
+    other = names[1] if axis == names[0] else names[0]
+    var = ds.variables[other]
+    if var.ndim == 0:
+        return ds.drop_vars(other)
+    same = (var.dims == (axis,) and axis in ds.variables
+            and np.array_equal(np.asarray(var.values), np.asarray(ds.variables[axis].values)))
+    if same:
+        return ds.drop_vars(other)
+    if var.dims == (axis,) and axis in ds.dims:
+        fix = (f"ds = ds.drop_vars('{other}') to use {axis}, or "
+               f"ds = ds.swap_dims({axis}='{other}').drop_vars('{axis}') to use {other}")
+    else:
+        fix = (f"select one forecast step so that each {axis} has one {other} (e.g. "
+               f"ds.isel(step=0)), or ds = ds.drop_vars('{other}') to use {axis}")
+    raise XauroraError(
+        f"{other}: differs from the time axis '{axis}' (dims {var.dims}, {var.size} values): "
+        f"xaurora takes the dimension as the time axis and drops the other only when both "
+        f"hold the same times. Fix: {fix}."
+    )
+
+
 def _rename_dims(ds: xr.Dataset) -> xr.Dataset:
+    ds = _one_time(ds)
     mapping = {k: v for k, v in DIM_NAMES.items() if k in ds.variables or k in ds.dims}
     mapping = {k: v for k, v in mapping.items() if k != v}
     clash = [v for v in set(mapping.values()) if list(mapping.values()).count(v) > 1]
@@ -91,6 +144,10 @@ def _static_from(static) -> xr.Dataset:
         static = load_static(static)
     if isinstance(static, xr.DataArray):
         static = static.to_dataset()
+    for name in static.data_vars:
+        if name in STATIC_NAMES:
+            _no_level(static, str(name), "static", STATIC_PREFIX + STATIC_NAMES[name],
+                      given=True)
     out = _rename_dims(static)
     renamed = {}
     for name in out.data_vars:
@@ -98,6 +155,41 @@ def _static_from(static) -> xr.Dataset:
             renamed[name] = STATIC_PREFIX + STATIC_NAMES[name]
     return out[list(renamed)].rename(renamed).assign(
         **{v: out[k].assign_attrs(source_name=k) for k, v in renamed.items()}
+    )
+
+
+def _level_dim(ds: xr.Dataset) -> str:
+    """The user's name of the pressure-level dim (``level`` if there is none)."""
+    return next((str(d) for d in ds.dims if d in LEVEL_NAMES), "level")
+
+
+def _no_level(ds: xr.Dataset, name: str, kind: str, canon: str, given: bool = False) -> None:
+    """Raise if the surface or static variable ``name`` of the user's ``ds`` has a level dim.
+
+    Named as the user names the variable and the dim: Aurora reads a surface or static field
+    as one (lat, lon) field per time, and a level dim there is a mix-up (pressure-level
+    geopotential passed as the surface one, a field selected from a pressure-level file).
+    """
+    dims = [str(d) for d in ds[name].dims if d in LEVEL_NAMES]
+    if not dims:
+        return
+    dim = dims[0]
+    where = "static=" if given else "ds"
+    values = np.asarray(ds[name][dim].values).tolist() if dim in ds[name].coords else None
+    what = f"a pressure-level dim '{dim}'" + ("" if values is None else f" ({values} hPa)")
+    if kind == "static" and canon == STATIC_PREFIX + "z":
+        fix = (f"pass the surface geopotential (ERA5's invariant 'z', WeatherBench2's "
+               f"'geopotential_at_surface', in m² s⁻²) as {name}, not the geopotential on "
+               f"pressure levels")
+        role = "the surface geopotential, a static 2-D (lat, lon) field"
+    else:
+        fix = (f"select one level or drop the dim, e.g. {where}['{name}'] = "
+               f"{where}['{name}'].isel({dim}=0, drop=True)")
+        role = ("a surface variable, one (lat, lon) field per time" if kind == "surf"
+                else "a static 2-D (lat, lon) field")
+    raise XauroraError(
+        f"{name}{' (static=)' if given else ''}: has {what} but is {role} (Aurora's "
+        f"'{canon.removeprefix(STATIC_PREFIX)}'). Fix: {fix}."
     )
 
 
@@ -180,14 +272,28 @@ def _level_coord(lev: xr.Variable) -> xr.Variable:
     return xr.Variable("level", values.round().astype(int), {"units": "hPa"})
 
 
-def _check_levels(levels, names) -> None:
-    for v in names:
-        bad = [int(p) for p in levels if not has_stats(v, p)]
+def _check_levels(cds: xr.Dataset, level_dim: str = "level") -> None:
+    """Raise if a variable of ``cds`` is on a level Aurora has no normalisation for.
+
+    Named as the user names the variable (``source_name``) and its level dim (``level_dim``);
+    the fix selects the dataset's levels that Aurora knows.
+    """
+    if "level" not in cds.dims:
+        return
+    levels = cds["level"].values
+    for v in cds.data_vars:
+        if "level" not in cds.variables[v].dims:
+            continue
+        bad = [int(p) for p in levels if not has_stats(str(v), p)]
         if bad:
-            ok = levels_with_stats(v)
+            ok = levels_with_stats(str(v))
+            keep = [int(p) for p in levels if int(p) in ok]
+            src = cds.variables[v].attrs.get("source_name", v)
+            fix = "interpolate to the supported levels" + (
+                f", or keep those you have: ds.sel({level_dim}={keep})" if keep else "")
             raise XauroraError(
-                f"{v}: pressure level(s) {bad} hPa are not supported (Aurora has normalisation "
-                f"statistics only for {ok}). Fix: ds.sel(level={ok}) or interpolate."
+                f"{src}: pressure level(s) {bad} hPa are not supported (Aurora has "
+                f"normalisation statistics for {src} only at {ok} hPa). Fix: {fix}."
             )
 
 
@@ -202,6 +308,8 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
         raise XauroraError(
             "dataset: got a DataArray; Aurora needs several variables. Fix: pass an xr.Dataset."
         )
+    level_dim = _level_dim(ds)  # the user's names, for messages
+    raw = ds
     ds = _rename_dims(ds)
     _check_grid(ds)
     lat_order, wrapped, lon_order = _grid_order(ds)
@@ -213,9 +321,13 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
     for name in ds.data_vars:
         var = ds.variables[name]
         role = _classify(str(name), var)
+        if role is None and name in STATIC_NAMES:  # a static field with a level dim
+            _no_level(raw, str(name), "static", STATIC_PREFIX + STATIC_NAMES[name])
         if role is None:
             continue
         kind, canon = role
+        if kind in ("surf", "static"):
+            _no_level(raw, str(name), kind, canon)
         if canon in picked:
             raise XauroraError(
                 f"{name}: maps to Aurora's '{canon}', which another variable "
@@ -255,14 +367,27 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
             raise XauroraError(
                 "time: repeated time stamps. Fix: ds.drop_duplicates('time')."
             )
-    atmos = [v for v in cds.data_vars if "level" in cds.variables[v].dims]
-    if atmos:
-        _check_levels(cds["level"].values, atmos)
+    _check_levels(cds, level_dim)
+    cds = _load_statics(cds)
     if info is not None:
         require(cds, info)
     if check_values:  # every value in memory; Dask values are checked by the task reading them
         check_read(cds, lazy=False)
     return cds
+
+
+def _load_statics(cds: xr.Dataset) -> xr.Dataset:
+    """``cds`` with Dask-backed statics loaded when its time-dependent fields are in memory.
+
+    Such a dataset is read in memory (:func:`~xaurora.io.checks.is_lazy`: there is no time to
+    chunk by), and in-memory values are checked before the model runs; a static is one small
+    field.
+    """
+    timed = [v for v in cds.data_vars if "time" in cds.variables[v].dims]
+    if not timed or is_lazy(cds):
+        return cds
+    dask = [v for v in cds.data_vars if cds.variables[v].chunks is not None]
+    return cds.assign({v: cds[v].load() for v in dask}) if dask else cds
 
 
 def _statics(static, info) -> xr.Dataset:

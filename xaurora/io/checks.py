@@ -178,9 +178,23 @@ def check_read(cds: xr.Dataset, times=None, timestep=None, lazy: bool = True) ->
 
 
 def is_lazy(obj: xr.Dataset | xr.DataArray | xr.Variable) -> bool:
-    """Whether ``obj`` (or any data variable of a Dataset) is Dask-backed: computed when read."""
+    """Whether ``obj`` is Dask-backed: computed when read.
+
+    A Dataset is lazy when one of its time-dependent data variables is: those are what the
+    lazy path splits into one task per time chunk. Dask-backed statics beside in-memory
+    dynamic fields (``ds["lsm"].chunk()``, ``static="st.zarr"``) do not make it lazy, since
+    there is no time to chunk by (:func:`~xaurora.io.canonical.canonicalize` loads them). A
+    Dataset without time-dependent variables is lazy when any data variable is.
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"t2m": ("time", np.zeros(2)), "lsm": ("lat", np.zeros(3))})
+    >>> is_lazy(ds.assign(lsm=ds.lsm.chunk())), is_lazy(ds.chunk())
+    (False, True)
+    """
     if isinstance(obj, xr.Dataset):
-        return any(obj.variables[v].chunks is not None for v in obj.data_vars)
+        variables = [obj.variables[v] for v in obj.data_vars]
+        timed = [v for v in variables if "time" in v.dims]
+        return any(v.chunks is not None for v in timed or variables)
     return obj.chunks is not None
 
 

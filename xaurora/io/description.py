@@ -19,6 +19,7 @@ import xarray as xr
 from xaurora.io.canonical import (
     _check_levels,
     _classify,
+    _level_dim,
     _rename_dims,
     canonicalize,
     result_names,
@@ -123,9 +124,7 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
         if missing:
             problems.append(missing)
     try:
-        atmos = [v for v in cds.data_vars if "level" in cds.variables[v].dims]
-        if atmos:
-            _check_levels(cds["level"].values, atmos)
+        _check_levels(cds, _level_dim(ds))
     except ValueError as err:
         problems.append(str(err))
     else:
