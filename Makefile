@@ -1,4 +1,4 @@
-# Two commands do all the set-up on a fresh machine with Python ≥ 3.10 and pip:
+# Two commands do all the set-up on a fresh machine with Python ≥ 3.11 and pip:
 #   make demo   – install into .venv and run the offline demo
 #   make test   – install into .venv and run the whole test suite
 # Both install exactly the versions in uv.lock (every transitive dependency, with hashes), so a
@@ -45,7 +45,7 @@ test-latest test-lowest: test-%:
 	rm -rf .venv-$*
 	$(PYTHON) -m venv .venv-$*
 	.venv-$*/bin/python -m pip install -q "uv==$(UV_VERSION)"
-	.venv-$*/bin/uv pip install --python .venv-$*/bin/python --refresh \
+	.venv-$*/bin/uv pip install --python .venv-$*/bin/python \
 		$(if $(filter lowest,$*),--resolution lowest-direct) -e ".[$(EXTRAS)]"
 	.venv-$*/bin/uv pip list --python .venv-$*/bin/python | \
 		grep -iE '^(numpy|pandas|xarray|dask|zarr|scikit-learn|torch|microsoft-aurora) '
