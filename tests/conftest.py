@@ -9,6 +9,26 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+def _hypothesis_profiles() -> None:
+    """"ci" (the default: a fixed, reproducible set of examples) and "fuzz" (many new ones).
+
+    ``XAURORA_HYPOTHESIS_PROFILE=fuzz`` selects the long run. Tests that set their own
+    ``@settings(max_examples=...)`` keep their number under either profile.
+    """
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:  # hypothesis is a dev dependency; the suite's other tests run without
+        return
+    settings.register_profile("ci", derandomize=True, max_examples=300, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+    settings.register_profile("fuzz", parent=settings.get_profile("ci"), max_examples=5000,
+                              derandomize=False)
+    settings.load_profile(os.environ.get("XAURORA_HYPOTHESIS_PROFILE", "ci"))
+
+
+_hypothesis_profiles()
+
+
 @pytest.fixture(scope="session")
 def tiny():
     import xaurora as xa
