@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -97,27 +95,43 @@ def test_crash_between_writes_then_resume(src, expected, tmp_path, monkeypatch):
     np.testing.assert_allclose(got["embedding"].values, expected.values, rtol=1e-4, atol=1e-5)
 
 
+#: Run by test_sigkill_mid_run_then_rerun: the CLI, killed by SIGKILL at a moment it chooses
+#: itself (after the 3rd step's values, before its done flag), not at a moment a poll saw.
+_KILLED_RUN = """
+import os, signal, sys
+from xaurora.io.writer import RegionWriter
+
+real = RegionWriter._write
+
+def write(self, positions, values):
+    if 2 in positions:  # steps 0 and 1 are flagged; step 2's values land, its flag does not
+        self._embedding[2:3] = values[list(positions).index(2)][None]
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(self, positions, values)
+
+RegionWriter._write = write
+from xaurora.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 @pytest.mark.timeout(300)
-def test_sigkill_mid_run_then_rerun(src, expected, tmp_path):
+def test_sigkill_mid_run_then_rerun(src, expected, tmp_path, monkeypatch):
+    from xaurora.io.writer import RegionWriter
+
     out = tmp_path / "e.zarr"
-    # one step per batch, so that there is time to kill between steps (auto batches all six)
-    cmd = [sys.executable, "-m", "xaurora.cli", "embed", str(src), str(out), "--model", "tiny",
-           "--no-progress", "--batch-size", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline:  # kill once some, not all, steps are done
-        try:
-            done = xr.open_zarr(out)["done"].values
-            if 0 < done.sum() < done.size:
-                break
-        except Exception:  # noqa: BLE001 - store not created yet
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    subprocess.run(cmd, check=True, capture_output=True)
+    # one step per batch, so that the kill falls between steps (auto batches all six)
+    args = ["embed", str(src), str(out), "--model", "tiny", "--no-progress", "--batch-size", "1"]
+    proc = subprocess.run([sys.executable, "-c", _KILLED_RUN, *args], capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert xr.open_zarr(out)["done"].values.tolist() == [1, 1, 0, 0, 0, 0]
+    handed = []
+    real = RegionWriter.put
+    monkeypatch.setattr(RegionWriter, "put",
+                        lambda self, pos, values: handed.extend(pos) or real(self, pos, values))
+    assert cli.main(args) == 0  # the same command resumes: only the unflagged steps again
+    assert handed == [2, 3, 4, 5]
     got = xr.open_zarr(out)
     assert got["done"].values.all()
     np.testing.assert_array_equal(got.time.values, expected.time.values)

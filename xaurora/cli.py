@@ -4,6 +4,9 @@
 embedding of a batch is written, a per-time ``done`` flag is set in a second write; a run that is
 killed at any moment and started again skips the flagged steps and rewrites the others in
 place, so every time step ends up written exactly once and memory does not grow with the run.
+A layout cut short is laid out again (see :mod:`xaurora.io.writer`). A store that cannot be
+written (a full disk) ends the command with one line naming the store, the OS error and the
+fix, and exit code 1; the steps written stay flagged, so the same command resumes.
 
 >>> from xaurora.cli import build_parser
 >>> build_parser().parse_args(["info", "data.nc"]).command
@@ -45,12 +48,12 @@ def _hours(td) -> str:
     return f"{td.total_seconds() / 3600:g} h"
 
 
-def _store_matches(store: str, attrs: dict, times: np.ndarray) -> bool:
-    import xarray as xr
+def _store_matches(store, attrs: dict, times: np.ndarray) -> bool:
+    """Whether ``store`` is a finished layout of this run (``attrs``, ``times``)."""
+    from xaurora.io.writer import is_laid_out
 
-    try:
-        old = xr.open_zarr(store)
-    except Exception:  # noqa: BLE001 - anything unreadable is started afresh
+    old = is_laid_out(store)
+    if old is None:  # unreadable, or its layout was cut short: laid out afresh
         return False
     same = all(str(old.attrs.get(k)) == str(v) for k, v in attrs.items())
     return same and np.array_equal(old["time"].values.astype("datetime64[ns]"), times)
@@ -72,7 +75,7 @@ def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: st
     from xaurora.batch import select_times
     from xaurora.embedding import iter_embeddings, layer_layout, to_dataarray
     from xaurora.io.canonical import canonicalize, warn_grid
-    from xaurora.io.writer import RegionWriter
+    from xaurora.io.writer import RegionWriter, done_flags, lay_out
     from xaurora.models import load_model
 
     model = load_model(model_name, checkpoint=checkpoint, device=device, seed=seed,
@@ -88,12 +91,12 @@ def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: st
     key = {"model": model.name, "model_weights": template.attrs["model_weights"], "layer": layer,
            "source": os.path.abspath(src), "rollout_steps": int(steps)}
     if not _store_matches(store, key, times):
-        xr.Dataset(
+        lay_out(xr.Dataset(
             {"embedding": template,
              "done": ("time", dsa.zeros(times.size, chunks=1, dtype=np.int8))},
             attrs=key,
-        ).to_zarr(store, mode="w", compute=False, zarr_format=2)
-    done = xr.open_zarr(store)["done"].values.astype(bool)
+        ), store)
+    done = done_flags(store)
     todo = np.flatnonzero(~done)
     bar = None
     if progress:
@@ -194,13 +197,26 @@ def _missing_paths(args) -> list[str]:
 
 
 def _steps_written(store: str) -> tuple[int, int] | None:
-    import xarray as xr
+    from xaurora.io.writer import done_flags
 
     try:
-        done = xr.open_zarr(store)["done"].values
+        done = done_flags(store)
     except Exception:  # noqa: BLE001 - no store yet
         return None
     return int(done.sum()), int(done.size)
+
+
+def _store_failed(err) -> int:
+    """One line for a store that cannot be written (``err``: a StoreWriteError); exit code 1."""
+    import errno
+
+    n = _steps_written(err.store)
+    where = f"{n[0]} of {n[1]} steps written" if n else "no step written yet"
+    fix = ("free space and rerun the same command to resume" if err.errno in
+           (errno.ENOSPC, errno.EDQUOT) else "make it writable and rerun the same command to "
+           "resume")
+    _say(f"{err}; {where}. Fix: {fix}.")
+    return 1
 
 
 def _say(msg: str) -> None:
@@ -220,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
              "the random-weights control (the small 'tiny' architecture unless --model is "
              "given).")
         return 2
+    from xaurora.io.writer import StoreWriteError
+
     try:
         if args.command == "info":
             from xaurora.io.canonical import PROBLEM, describe
@@ -244,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                            checkpoint=args.checkpoint, data=args.data, static=args.static,
                            seed=args.seed)
             print(f"demo report: {out}")
+    except StoreWriteError as err:  # a full disk: say so, and that a rerun resumes
+        return _store_failed(err)
     except ValueError as err:  # input problems: a clear message, no traceback
         print(f"xaurora: {err}", file=sys.stderr)
         return 2

@@ -2,7 +2,9 @@
 
 The store is laid out in advance; after each time step's latent is written a ``done`` flag is
 set in a second write, so a run killed at any moment and started again skips the flagged steps
-and rewrites the others in place (the same protocol as the Aurora path of ``xaurora embed``).
+and rewrites the others in place (the same protocol as the Aurora path of ``xaurora embed``,
+:mod:`xaurora.io.writer`: a layout cut short is laid out again, a store that cannot be written
+raises :class:`~xaurora.io.writer.StoreWriteError`).
 
 ``--encoder`` names an :class:`~xaurora.encoders.Encoder`, or a callable returning one, as
 ``module:attribute`` (the module must be importable, e.g. installed or on ``PYTHONPATH``).
@@ -61,6 +63,7 @@ def encoder_to_zarr(src: str, store: str, spec: str, start: str | None = None,
     from xaurora.cli import _store_matches, open_any
     from xaurora.encoders.embedding import _as_array, _zeros_like, encode_values, to_dataarray
     from xaurora.encoders.samples import _step, encoder_times, input_names, read_for
+    from xaurora.io.writer import done_flags, lay_out
 
     enc = load_encoder(spec)
     cds = read_for(open_any(src), enc, static=static, check_values=False)
@@ -72,12 +75,11 @@ def encoder_to_zarr(src: str, store: str, spec: str, start: str | None = None,
                             times)
     key = {"model": enc.name, "encoder": spec, "layer": "encoder",
            "source": os.path.abspath(src)}
-    if not _store_matches(store, key, times):
-        ds = xr.Dataset({"embedding": template,
-                         "done": ("time", dsa.zeros(times.size, chunks=1, dtype=np.int8))},
-                        attrs=key)
-        ds.to_zarr(store, mode="w", compute=False, zarr_format=2)
-    done = xr.open_zarr(store)["done"].values.astype(bool)
+    if not _store_matches(store, key, times):  # a layout cut short is laid out again
+        lay_out(xr.Dataset({"embedding": template,
+                            "done": ("time", dsa.zeros(times.size, chunks=1, dtype=np.int8))},
+                           attrs=key), store)
+    done = done_flags(store)
     todo = np.flatnonzero(~done)
     bar = None
     if progress:

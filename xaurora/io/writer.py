@@ -12,7 +12,14 @@ moment leaves only finished steps flagged.
 A plain thread and a bounded queue, as in :mod:`xaurora.pipeline`: writing is I/O and
 compression, which release the GIL. An error in the thread is raised in the caller (at the
 next :meth:`RegionWriter.put` or at the end), and leaving the ``with`` block waits until what
-was handed over is written.
+was handed over is written. An :class:`OSError` of the store (a full disk) is raised as a
+:class:`StoreWriteError`, which names the store.
+
+The layout itself (:func:`lay_out`) is finished by consolidating the store's metadata, its
+last write: a run killed while laying out leaves a store without it, which
+:func:`is_laid_out` does not accept, so the next run lays it out again instead of trusting
+coordinates that were never written. :func:`done_flags` reads the flags, a flag it cannot read
+(a chunk torn by a store that does not replace files atomically) counting as not done.
 
 >>> import numpy as np, xarray as xr, tempfile, os
 >>> store = os.path.join(tempfile.mkdtemp(), "out.zarr")
@@ -36,6 +43,72 @@ import numpy as np
 THREAD_NAME = "xaurora-writer"
 
 
+class StoreWriteError(OSError):
+    """Writing the zarr store ``store`` failed with the OS error ``error`` (e.g. a full disk).
+
+    An :class:`OSError` with the original's ``errno`` and ``strerror``; steps written before it
+    stay flagged, so running the same command again (once fixed) resumes.
+
+    >>> import errno
+    >>> str(StoreWriteError("o.zarr", OSError(errno.ENOSPC, "No space left on device")))
+    'cannot write o.zarr: No space left on device (ENOSPC)'
+    """
+
+    def __init__(self, store, error: OSError) -> None:
+        super().__init__(error.errno, error.strerror or str(error))
+        self.store = store
+
+    def __str__(self) -> str:
+        import errno
+
+        name = errno.errorcode.get(self.errno) if self.errno is not None else None
+        return f"cannot write {self.store}: {self.strerror}" + (f" ({name})" if name else "")
+
+
+def lay_out(dataset, store) -> None:
+    """Lay ``dataset`` out in ``store`` (zarr v2): metadata and in-memory values, not Dask ones.
+
+    Its metadata are consolidated last, as the mark of a finished layout (:func:`is_laid_out`).
+    """
+    import zarr
+
+    try:
+        dataset.to_zarr(store, mode="w", compute=False, zarr_format=2, consolidated=False)
+        zarr.consolidate_metadata(store)
+    except OSError as err:
+        raise StoreWriteError(store, err) from err
+
+
+def is_laid_out(store):
+    """``store`` opened with xarray if :func:`lay_out` finished it (else None)."""
+    import xarray as xr
+
+    try:  # consolidated only: without the consolidated metadata the layout was cut short
+        ds = xr.open_zarr(store, consolidated=True)
+    except Exception:  # noqa: BLE001 - anything unreadable is laid out afresh
+        return None
+    return ds if {"embedding", "done"} <= set(ds.variables) else None
+
+
+def done_flags(store) -> np.ndarray:
+    """The ``done`` flags of ``store`` as booleans; one that cannot be read is not done."""
+    import zarr
+
+    done = zarr.open_group(store, mode="r")["done"]
+    try:
+        return np.asarray(done[:]) != 0
+    except Exception:  # noqa: BLE001 - a torn chunk: look at each flag on its own
+        pass
+
+    def flag(i: int) -> bool:
+        try:
+            return bool(np.asarray(done[i]) != 0)
+        except Exception:  # noqa: BLE001 - unreadable: its step is written again
+            return False
+
+    return np.array([flag(i) for i in range(done.shape[0])], dtype=bool)
+
+
 def runs(positions: np.ndarray) -> list[tuple[int, int, int]]:
     """``(start, stop, offset)`` of each run of consecutive ``positions``.
 
@@ -55,14 +128,16 @@ class RegionWriter:
     """Fill ``embedding[time=positions]`` and then ``done[positions]`` of ``store``.
 
     Args:
-        store: path of a zarr store laid out with ``embedding`` (time first) and ``done``.
+        store: zarr store (a path, or a zarr store object) laid out with ``embedding`` (time
+            first) and ``done``.
         depth: batches handed over but not yet written (memory: ``depth`` batches).
         background: write in a thread (False: write in the caller, e.g. for debugging).
     """
 
-    def __init__(self, store: str, depth: int = 2, background: bool = True) -> None:
+    def __init__(self, store, depth: int = 2, background: bool = True) -> None:
         import zarr
 
+        self.store = store
         group = zarr.open_group(store, mode="r+")
         self._embedding, self._done = group["embedding"], group["done"]
         self._queue: queue.Queue = queue.Queue(maxsize=max(depth, 1))
@@ -77,6 +152,14 @@ class RegionWriter:
             self._embedding[start:stop] = values[offset : offset + stop - start]
             self._done[start:stop] = 1  # only after the values: a killed run leaves no lie
 
+    def _write_or_fail(self, positions: np.ndarray, values: np.ndarray) -> None:
+        try:
+            self._write(positions, values)
+        except StoreWriteError:
+            raise
+        except OSError as err:  # the store's own error (a full disk): say which store
+            raise StoreWriteError(self.store, err) from err
+
     def _run(self) -> None:
         while True:
             item = self._queue.get()
@@ -84,7 +167,7 @@ class RegionWriter:
                 return
             if self._error is None:  # after an error, drain without writing (the caller raises)
                 try:
-                    self._write(*item)
+                    self._write_or_fail(*item)
                 except BaseException as err:  # noqa: BLE001 - raised in the caller
                     self._error = err
 
@@ -98,7 +181,7 @@ class RegionWriter:
         self._raise()
         item = (np.asarray(positions), np.asarray(values))
         if self._thread is None:
-            self._write(*item)
+            self._write_or_fail(*item)
         else:
             self._queue.put(item)
 
