@@ -318,6 +318,15 @@ def test_time_names_that_disagree_are_a_named_error(tiny):
     with pytest.raises(xa.XauroraError, match=r"^valid_time: differs from the time axis 'time'"
                        r".*Fix: .*drop_vars\('valid_time'\)"):
         forecast.aurora.embed(tiny)
+    steps = np.array([6, 12], dtype="timedelta64[h]").astype("timedelta64[ns]")
+    grib = ds.rename(valid_time="time").expand_dims(step=steps)
+    grib = grib.assign_coords(valid_time=grib.time + grib.step)  # (time, step), as cfgrib's
+    with pytest.raises(xa.XauroraError, match=r"^valid_time: .*Fix: take one step") as err:
+        grib.aurora.embed(tiny)
+    fix = str(err.value).split("e.g. ds = ")[1].split(", or")[0]
+    assert fix == "ds.isel(step=0).swap_dims(time='valid_time').drop_vars('time')"
+    fixed = grib.isel(step=0).swap_dims(time="valid_time").drop_vars("time")
+    assert (fixed.aurora.embed(tiny).time.values == t[1:] + steps[0]).all()  # the fix works
     both = ds.expand_dims(time=t[:1])
     with pytest.raises(xa.XauroraError, match=r"both a 'time' and a 'valid_time' dimension"):
         both.aurora.embed(tiny)

@@ -98,12 +98,16 @@ def _one_time(ds: xr.Dataset) -> xr.Dataset:
             and np.array_equal(np.asarray(var.values), np.asarray(ds.variables[axis].values)))
     if same:
         return ds.drop_vars(other)
+    steps = [str(d) for d in var.dims if d != axis]  # e.g. cfgrib's forecast step
+    swap = f"swap_dims({axis}='{other}').drop_vars('{axis}')"
     if var.dims == (axis,) and axis in ds.dims:
-        fix = (f"ds = ds.drop_vars('{other}') to use {axis}, or "
-               f"ds = ds.swap_dims({axis}='{other}').drop_vars('{axis}') to use {other}")
+        fix = f"ds = ds.drop_vars('{other}') to use {axis}, or ds = ds.{swap} to use {other}"
+    elif axis in var.dims and len(steps) == 1:
+        fix = (f"take one {steps[0]} and its {other} as the time axis, e.g. "
+               f"ds = ds.isel({steps[0]}=0).{swap}, or ds = ds.drop_vars('{other}') to use "
+               f"{axis}")
     else:
-        fix = (f"select one forecast step so that each {axis} has one {other} (e.g. "
-               f"ds.isel(step=0)), or ds = ds.drop_vars('{other}') to use {axis}")
+        fix = f"ds = ds.drop_vars('{other}') to use {axis}, or select the times you mean"
     raise XauroraError(
         f"{other}: differs from the time axis '{axis}' (dims {var.dims}, {var.size} values): "
         f"xaurora takes the dimension as the time axis and drops the other only when both "
