@@ -56,6 +56,8 @@ class Variant:
     time_layout: str  # "plain", "grib" (time dim + valid_time coord) or "netcdf" (the reverse)
     level_dim: str
     level_float: bool  # cfgrib gives float hPa
+    level_descending: bool  # and levels from 1000 hPa up
+    extras: bool  # cfgrib's scalar coords (number, step, surface) and a variable Aurora ignores
     lat_dim: str
     lon_dim: str
     lat_ascending: bool
@@ -77,7 +79,8 @@ class Variant:
     def describe(self) -> str:
         """The fields that differ from the plain canonical layout, for reports."""
         plain = {"time_dim": "time", "time_layout": "plain", "level_dim": "level",
-                 "level_float": False, "lat_dim": "lat", "lon_dim": "lon",
+                 "level_float": False, "level_descending": False, "extras": False,
+                 "lat_dim": "lat", "lon_dim": "lon",
                  "lat_ascending": False, "lon": "0-360", "reversed_times": False,
                  "drop_time": None, "chunking": "none", "static_form": "ds", "corruption": None}
         out = {k: v for k, v in dataclasses.asdict(self).items()
@@ -110,7 +113,8 @@ def variants(draw) -> Variant:
     return Variant(
         names=names, time_dim=time_dim, time_layout=layout,
         level_dim=draw(st.sampled_from(("level", "pressure_level", "isobaricInhPa"))),
-        level_float=draw(st.booleans()),
+        level_float=draw(st.booleans()), level_descending=draw(st.booleans()),
+        extras=draw(st.booleans()),
         lat_dim=draw(st.sampled_from(("lat", "latitude"))),
         lon_dim=draw(st.sampled_from(("lon", "longitude"))),
         lat_ascending=draw(st.booleans()),
@@ -214,6 +218,9 @@ def build(v: Variant, base: xr.Dataset, tmp: Path) -> tuple[xr.Dataset, dict, Ex
     own = {k: a for k, a in arrays.items() if not (given and k in STATIC)}
     ds = _dataset({user[k]: (d, x.astype(dtype[k], copy=False)) for k, (d, x) in own.items()},
                   v, v.lat_ascending, v.lon, times[order], levels, n_lon)
+    if v.extras:
+        ds = ds.assign_coords(number=0, step=np.timedelta64(0, "ns"), surface=0.0)
+        ds["tp"] = ds[user["2t"]] * 0 if user["2t"] in ds.data_vars else 0.0
     if v.time_layout == "grib":
         ds = ds.assign_coords(valid_time=("time", ds["time"].values))
     elif v.time_layout == "netcdf":
@@ -248,8 +255,12 @@ def _dataset(arrays: dict, v: Variant, ascending: bool, lon: str, times, levels,
             cols = np.argsort(lons[:n_lon], kind="stable")
     rows = slice(None, None, -1) if ascending else slice(None)
     out = {}
+    if v.level_descending:
+        levels = levels[::-1]
     for name, (dims, values) in arrays.items():
         values = values[..., rows, :][..., cols]
+        if v.level_descending and "level" in dims:
+            values = np.flip(values, dims.index("level"))
         out[name] = (tuple(rename[d] for d in dims), values)
     used = {d for dims, _ in out.values() for d in dims}
     level = levels.astype(np.float64) if v.level_float else levels
@@ -362,7 +373,8 @@ def test_the_base_is_canonical_and_every_corruption_is_drawn(reference):
     """The reference is the plain layout's embedding, and the property sees it unchanged."""
     model, base, ref = reference
     plain = Variant(names=("aurora",) * N_VARS, time_dim="time", time_layout="plain",
-                    level_dim="level", level_float=False, lat_dim="lat", lon_dim="lon",
+                    level_dim="level", level_float=False, level_descending=False,
+                    extras=False, lat_dim="lat", lon_dim="lon",
                     lat_ascending=False, lon="0-360", dtypes=("float32",) * N_VARS,
                     reversed_times=False, drop_time=None, chunking="none",
                     chunks=(1,) * N_VARS, static_form="ds", static_z_name="z",
