@@ -330,3 +330,12 @@ def test_time_names_that_disagree_are_a_named_error(tiny):
     both = ds.expand_dims(time=t[:1])
     with pytest.raises(xa.XauroraError, match=r"both a 'time' and a 'valid_time' dimension"):
         both.aurora.embed(tiny)
+
+
+def test_cds_netcdf_time_layout_on_healpix_cells():
+    """Cells are read by their own path (no regridding); the time rule is the same there."""
+    from xaurora.encoders.samples import read_for
+
+    ds = xa.testing.synthetic_healpix_dataset(level=1, n_times=3, naming="cds")
+    got = read_for(ds.assign_coords(time=ds.valid_time.values[0]), None)
+    xr.testing.assert_identical(got, read_for(ds, None))

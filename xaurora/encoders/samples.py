@@ -49,6 +49,9 @@ def read_for(ds: xr.Dataset, enc, static=None, check_values: bool = True) -> xr.
         from xaurora.io.canonical import canonicalize
 
         return canonicalize(ds, static=static, check_values=check_values)
+    from xaurora.io.canonical import _one_time
+
+    ds = _one_time(ds)  # cfgrib's and the CDS's time + valid_time, as on lat–lon grids
     ds = ds.rename({k: v for k, v in DIM_NAMES.items() if k in ds.dims and k != v})
     # xarray Variables, assembled into one Dataset at the end (every DataArray built on the
     # way would re-align the coordinates: this runs on every call of embed)
