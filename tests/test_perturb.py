@@ -135,5 +135,9 @@ def test_zero_over_zero_ratio_is_nan_and_says_why(ds, planted, tmp_path):
     for v in ("ratio", "ratio_low", "ratio_high"):
         assert "0/0" in none[v].attrs["note"]
     none.to_netcdf(tmp_path / "none.nc")  # the note is a netCDF-safe attribute
-    assert "note" not in perturbation_test(ds, planted, rel, TARGET, fractions=(0.5,),
-                                           n_random=3, candidates=SOUTH)["ratio"].attrs
+    # masks that all change the target get no note: 15 of the 16 SOUTH patches, so every random
+    # set covers a planted patch (at 8 of 16, seed 0's third set misses both; its error is then
+    # exactly 0 on torch 2.3 and only round-off of batching on newer torch, an inf bound or not)
+    some = perturbation_test(ds, planted, rel, TARGET, fractions=(15 / 16,), n_random=3,
+                             candidates=SOUTH)
+    assert (some["error_random"] > 1).all() and "note" not in some["ratio"].attrs

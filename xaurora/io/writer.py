@@ -74,9 +74,28 @@ def lay_out(dataset, store) -> None:
 
     try:
         dataset.to_zarr(store, mode="w", compute=False, zarr_format=2, consolidated=False)
+        _zero_unfilled(store, dataset)
         zarr.consolidate_metadata(store)
     except OSError as err:
         raise StoreWriteError(store, err) from err
+
+
+def _zero_unfilled(store, dataset) -> None:
+    """Write zeros into the Dask-backed variables of ``dataset`` that have no zarr fill value.
+
+    xarray lays an integer variable (the ``done`` flags) out with ``fill_value: null``, and what
+    a never-written chunk reads as then depends on the library: zarr 3 reads the dtype's zero,
+    but zarr 2 returns uninitialised memory (often nonzero), so every step looked done and
+    nothing was embedded. Writing the zeros makes the flags mean "not done" under both; zarr 3
+    skips chunks equal to its fill value, so there this writes nothing. (A zarr fill value of 0
+    would instead make xarray decode 0 as missing and the flags as floats.)
+    """
+    import zarr
+
+    group = zarr.open_group(store, mode="r+")
+    for name, var in dataset.data_vars.items():
+        if var.chunks is not None and group[name].fill_value is None:
+            group[name][...] = 0
 
 
 def is_laid_out(store):
