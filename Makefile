@@ -55,7 +55,7 @@ test-latest test-lowest: test-%:
 # of what they gave (exact, named errors, wrong); it fails if any example is wrong. To shrink a
 # failing example instead: XAURORA_HYPOTHESIS_PROFILE=fuzz pytest tests/test_fuzz_read.py
 fuzz: $(STAMP)
-	$(BIN)/python scripts/fuzz_read.py --n 5000
+	$(BIN)/python benchmarks/bench_fuzz_read.py --n 5000
 
 clean:
 	rm -rf $(VENV) .venv-latest .venv-lowest site xaurora-demo

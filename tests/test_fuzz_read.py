@@ -13,7 +13,7 @@ or raises ``xa.XauroraError`` whose message starts with the user's name of the c
 variable; never another exception, never a silently wrong result.
 
 The examples come from :func:`variants` and are judged by :func:`outcome`;
-``scripts/fuzz_read.py`` runs the same pair outside pytest and tabulates the outcomes. The
+``benchmarks/bench_fuzz_read.py`` runs the same pair outside pytest and tabulates the outcomes. The
 number of examples is the Hypothesis profile's (``tests/conftest.py``: ``ci`` by default,
 ``XAURORA_HYPOTHESIS_PROFILE=fuzz`` for the long run).
 """

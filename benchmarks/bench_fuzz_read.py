@@ -5,7 +5,7 @@ the canonical data, or raises ``xa.XauroraError`` naming the variable as the use
 ``--n`` new examples, and prints how many were tried, exact, named errors and wrong, with the
 first few wrong examples described. Exits 1 when any example is wrong.
 
-    .venv/bin/python scripts/fuzz_read.py --n 5000
+    .venv/bin/python benchmarks/bench_fuzz_read.py --n 5000
 """
 
 from __future__ import annotations
