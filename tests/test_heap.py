@@ -112,18 +112,76 @@ def test_an_applications_own_freeze_is_left_alone():
     assert gc.get_freeze_count() == own  # not unfrozen by the block
 
 
-def test_a_disabled_collector_or_freeze_off_is_left_alone(monkeypatch):
-    gc.disable()
-    try:
-        with heap.frozen_heap():
-            assert gc.get_freeze_count() == 0
-    finally:
-        gc.enable()
+def test_freeze_off_is_left_alone(monkeypatch):
     monkeypatch.setattr(heap, "FREEZE", False)
     with heap.frozen_heap():
         assert gc.get_freeze_count() == 0
     with heap.frozen_heap(enabled=True):
         assert gc.get_freeze_count() > 0
+
+
+def test_a_collector_switched_off_by_another_thread_still_freezes():
+    # Dask's array slicing runs under gc.disable(); our read-ahead thread slices while the
+    # loop starts. The loop froze nothing when it started inside such a moment (CI failure).
+    off, done = threading.Event(), threading.Event()
+
+    def slicer():
+        gc.disable()
+        off.set()
+        done.wait()
+        gc.enable()
+
+    t = threading.Thread(target=slicer)
+    t.start()
+    off.wait()
+    try:
+        with heap.frozen_heap():
+            assert gc.get_freeze_count() > 0
+            assert not gc.isenabled()  # the other thread's switch is not touched
+    finally:
+        done.set()
+        t.join()
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+
+def test_the_loop_freezes_while_its_reader_slices_dask_arrays(tiny, monkeypatch):
+    # the same race, through the real loop: the read-ahead thread is inside Dask's slicing
+    # (collector off) at the moment the loop enters its freeze
+    import dask.array.core
+    from dask.utils import disable_gc
+
+    ds = xa.testing.synthetic_dataset(n_times=3)
+    cds = canonicalize(ds.chunk(time=1), info=tiny.info)
+    times = select_times(cds, tiny.timestep)
+    inside, leave = threading.Event(), threading.Event()
+    real = dask.array.core.slice_array
+
+    def held(*args, **kwargs):
+        if threading.current_thread().name == pipeline.THREAD_NAME and not inside.is_set():
+            with disable_gc():  # what slice_array itself runs under
+                inside.set()
+                leave.wait(5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dask.array.core, "slice_array", held)
+    real_enter = pipeline.frozen_heap
+
+    @contextlib.contextmanager
+    def after_the_reader_is_inside():
+        inside.wait(5)
+        try:
+            with real_enter():
+                yield
+        finally:
+            leave.set()
+
+    monkeypatch.setattr(pipeline, "frozen_heap", after_the_reader_is_inside)
+    it = iter_embeddings(cds, times, tiny, "encoder", batch_size=1, prefetch=1)
+    with contextlib.closing(it):
+        seen = [gc.get_freeze_count() for _ in it]
+    assert inside.is_set(), "the reader never sliced with the collector off: test set-up"
+    assert seen and all(n > 0 for n in seen)
+    assert gc.get_freeze_count() == 0
 
 
 @pytest.mark.parametrize("prefetch", [0, 1])

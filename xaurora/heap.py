@@ -17,8 +17,12 @@ collected after the loop, as it would have been at the next full collection.
 The collector is the process's, so this is done with care for other users of it: concurrent
 loops (threads, Dask's threaded scheduler) share one freeze, released when the last one ends;
 a process whose objects are already frozen (``gc.freeze`` by the application, e.g. before
-forking workers) or whose collector is disabled is left alone; a forked child starts with its
-own count. A loop left open keeps the freeze until it is closed: close a generator you leave
+forking workers) is left alone; a forked child starts with its own count. Whether the collector
+is enabled is not asked: libraries switch it off for a moment from other threads (Dask's array
+slicing runs with ``gc.disable()``, in our own read-ahead thread too), so the answer is a race,
+and the freeze is harmless either way (with the collector off nothing is scanned; garbage among
+the frozen objects waits for the first collection after the loop, as it does with it on).
+A loop left open keeps the freeze until it is closed: close a generator you leave
 early (``contextlib.closing``), as ``embed`` does. No library offers this (the standard
 library's ``gc`` is the interface), hence this module.
 
@@ -60,7 +64,7 @@ def frozen_heap(enabled: bool | None = None) -> Iterator[None]:
         if _state["pid"] != os.getpid():  # a forked child: the parent's loops are not its own
             _state.update(pid=os.getpid(), users=0, ours=False)
         if _state["users"] == 0:
-            _state["ours"] = gc.isenabled() and gc.get_freeze_count() == 0
+            _state["ours"] = gc.get_freeze_count() == 0
             if _state["ours"]:
                 gc.freeze()
         _state["users"] += 1
