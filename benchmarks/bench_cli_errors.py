@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         src = Path(tmp) / "in.nc"
         xa.testing.synthetic_dataset(n_lat=17, n_lon=32, naming="cds").to_netcdf(src)
         env = {**os.environ, "HF_HOME": str(Path(tmp) / "hf"), "HF_HUB_OFFLINE": "1"}
-        cli = [py, "-m", "xaurora.cli"]
+        cli = [py, "-m", "xaurora.app.cli"]
         cases = {
             "missing input file": cli + ["embed", "nope.nc", "o.zarr", "--model", "tiny"],
             "missing checkpoint": cli + ["embed", str(src), "o.zarr", "--model",

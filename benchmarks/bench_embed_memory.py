@@ -27,8 +27,8 @@ def peak_rss_mib(n_steps: int, tmp: Path) -> float:
     src = tmp / f"in_{n_steps}.nc"
     xa.testing.synthetic_dataset(n_lat=181, n_lon=360, n_times=n_steps + 1,
                                  levels=(50, 250, 500, 850, 1000), naming="cds").to_netcdf(src)
-    cmd = [sys.executable, "-m", "xaurora.cli", "embed", str(src), str(tmp / f"o{n_steps}.zarr"),
-           "--model", "tiny", "--no-progress"]
+    cmd = [sys.executable, "-m", "xaurora.app.cli", "embed", str(src),
+           str(tmp / f"o{n_steps}.zarr"), "--model", "tiny", "--no-progress"]
     out = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], capture_output=True, text=True,
                          check=True)
     return int(out.stdout.strip()) / 1024

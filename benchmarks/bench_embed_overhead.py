@@ -28,7 +28,7 @@ import torch
 from aurora import Batch, Metadata
 
 import xaurora as xa
-from xaurora import pipeline
+from xaurora.run import sizing
 
 
 def bare_loop(ds, module):
@@ -81,7 +81,7 @@ def main() -> None:
     ds = xa.testing.synthetic_dataset(n_lat=181, n_lon=360, n_times=a.times,
                                       levels=(50, 250, 500, 850, 1000))
 
-    pipeline.PREFETCH = a.prefetch
+    sizing.PREFETCH = a.prefetch
 
     def xaurora_embed():
         return ds.aurora.embed(model)

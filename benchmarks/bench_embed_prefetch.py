@@ -7,7 +7,7 @@ allocates them on every call instead, which on a 2-vCPU VM costs ~5 ms a call: t
 multi-threaded torch operation after a pause wakes PyTorch's OpenMP workers). 32 analysis
 times on the 1° grid (5 levels) are read lazily from a zarr store (one time step per chunk) and
 embedded by the streaming loop that ``xaurora embed`` uses, with the prefetch thread off and on,
-and on again with the interpreter's heap left unfrozen (``xaurora.heap.FREEZE = False``: a full
+and on again with the interpreter's heap left unfrozen (``xaurora.run.heap.FREEZE = False``: a full
 garbage collection then scans every object, ~0.3 s with the GIL held). The encoder alone would
 reach 1 / 50 ms = 20 samples/s; the target is ≥ 0.9 × that with prefetch on. Repeats
 rotate the three settings. Printed: medians and ranges, the full collections seen in each
@@ -35,12 +35,12 @@ import torch
 import xarray as xr
 
 import xaurora as xa
-from xaurora import heap
-from xaurora.batch import select_times
-from xaurora.embedding import embed_values, iter_embeddings
 from xaurora.io.canonical import canonicalize
 from xaurora.models.forward import encoder_input, run_encoder
-from xaurora.pipeline import BatchSource
+from xaurora.run import heap
+from xaurora.run.source import BatchSource
+from xaurora.run.times import select_times
+from xaurora.run.tokens import embed_values, iter_embeddings
 
 
 def slow_encoder(module, sleep: float, alloc: bool = False):

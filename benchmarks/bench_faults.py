@@ -8,7 +8,7 @@ coordinates, every done flag set, no time lost or duplicated.
 Kills: ``tests.test_faults.drive`` in a subprocess (imports paid once, a forked child per run,
 SIGKILL at the drawn call of a phase: layout write, input read, model call, value/flag write,
 between batches). Write faults: a zarr 3 store that raises ENOSPC inside a drawn write (of the
-layout, or of values and flags; torn or not), in this process through ``xaurora.cli.main``.
+layout, or of values and flags; torn or not), in this process through ``xaurora.app.cli.main``.
 
     python benchmarks/bench_faults.py [--kills 20] [--faults 20] [--seed 20240917]
 """
@@ -31,7 +31,7 @@ from tests import test_faults as tf  # noqa: E402 - after the repository root is
 
 def write_faults(src: str, work: str, n: int, seed: int) -> list[dict]:
     """``n`` seeded write faults, each followed by a rerun on a working disk."""
-    from xaurora import cli
+    from xaurora.app import cli
 
     reference = os.path.join(work, "reference.zarr")
     counter = tf.full_disk(reference)

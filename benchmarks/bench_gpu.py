@@ -22,11 +22,11 @@ import torch
 
 import xaurora as xa
 from xaurora.attribution import Target, relevance
-from xaurora.batch import make_batch
-from xaurora.embedding import embed_values
 from xaurora.io.canonical import canonicalize
 from xaurora.models.forward import encoder_input, run_encoder
 from xaurora.models.registry import ERA5_LEVELS
+from xaurora.run.source import make_batch
+from xaurora.run.tokens import embed_values
 
 
 def _sync(device: str) -> None:

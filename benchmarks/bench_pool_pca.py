@@ -34,7 +34,7 @@ def write_store(path: str, n_channel: int) -> None:
     import pandas as pd
     import xarray as xr
 
-    from xaurora.grid import patch_coords
+    from xaurora.grids.patches import patch_coords
 
     coords = patch_coords(np.linspace(90, -90, 721), np.arange(1440) * 0.25, 4)
     n_lat, n_lon = coords["lat"].size, coords["lon"].size

@@ -25,7 +25,7 @@ def make_data(n_channel: int = 512, seed: int = 0, decay: float = 0.0):
     they are correlated and badly conditioned like real latents: lbfgs then needs hundreds of
     iterations instead of ten.
     """
-    from xaurora.grid import patch_coords
+    from xaurora.grids.patches import patch_coords
 
     rng = np.random.default_rng(seed)
     lat = np.linspace(90, -90, 721)

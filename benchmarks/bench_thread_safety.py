@@ -1,6 +1,6 @@
 """Cost of thread safety (issue 8, bug 1): one lock per module around each pass vs lock-free.
 
-xaurora holds a per-module re-entrant lock around every hooked pass (``xaurora.hooks``). The
+xaurora holds a per-module re-entrant lock around every hooked pass (``xaurora.run.hooks``). The
 lock-free alternative measured here keeps one *permanent* hook on the layer that acts only in
 threads that asked for it (filtered by thread id through ``threading.local``), so passes of
 different threads run at the same time. Both give the eager values; the question is speed.
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 import xaurora as xa
-import xaurora.embedding as embedding
-from xaurora.hooks import _Stop, resolve_layer
+import xaurora.run.tokens as embedding  # the module whose capture runs the model
+from xaurora.run.hooks import _Stop, resolve_layer
 
 _TLS = threading.local()
 _INSTALLED: set[int] = set()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import xaurora as xa
-from xaurora.cli import main
+from xaurora.app.cli import main
 from xaurora.io.canonical import GridWarning
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -84,7 +84,7 @@ def test_info_names_missing_variables_and_passes_clean_data(small, tmp_path, cap
     ("aurora", ["'2t'", "'10u'", "'lsm (static)'"]),
 ])
 def test_missing_variables_in_the_users_naming(tiny, naming, names):
-    from xaurora.testing import SCHEMES
+    from xaurora.sample.synthetic import SCHEMES
 
     ds = xa.testing.synthetic_dataset(n_lat=17, n_lon=32, n_times=2, naming=naming)
     s = SCHEMES[naming]
@@ -162,7 +162,7 @@ def test_perturbation_mse_is_rmse_squared_and_named(small, tiny):
 def test_info_uses_cached_released_statics_as_embed_does(monkeypatch, tmp_path):
     import pickle
 
-    from xaurora.io.canonical import describe
+    from xaurora.app.describe import describe
 
     ds = xa.testing.synthetic_dataset(naming="cds", with_static=False)
     text = describe(ds)  # nothing cached: the statics are missing, named in CDS terms

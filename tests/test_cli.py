@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 import xaurora as xa
-from xaurora import cli
+from xaurora.app import cli
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_start_end_select_times(src, tmp_path):
 
 def test_crash_between_writes_then_resume(src, expected, tmp_path, monkeypatch):
     """Crash after an embedding is written but before its done flag: resume rewrites it."""
-    from xaurora.io import writer as writer_mod
+    from xaurora.io import store as writer_mod
 
     out = str(tmp_path / "e.zarr")
     real = writer_mod.RegionWriter._write
@@ -78,7 +78,7 @@ def test_crash_between_writes_then_resume(src, expected, tmp_path, monkeypatch):
     assert not any(t.name == writer_mod.THREAD_NAME for t in threading.enumerate())
 
     written = []
-    import xaurora.embedding as emb_mod
+    import xaurora.results.stores as emb_mod
 
     orig = emb_mod.iter_embeddings  # the CLI's streaming loop
 
@@ -99,7 +99,7 @@ def test_crash_between_writes_then_resume(src, expected, tmp_path, monkeypatch):
 #: itself (after the 3rd step's values, before its done flag), not at a moment a poll saw.
 _KILLED_RUN = """
 import os, signal, sys
-from xaurora.io.writer import RegionWriter
+from xaurora.io.store import RegionWriter
 
 real = RegionWriter._write
 
@@ -110,14 +110,14 @@ def write(self, positions, values):
     real(self, positions, values)
 
 RegionWriter._write = write
-from xaurora.cli import main
+from xaurora.app.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
 
 @pytest.mark.timeout(300)
 def test_sigkill_mid_run_then_rerun(src, expected, tmp_path, monkeypatch):
-    from xaurora.io.writer import RegionWriter
+    from xaurora.io.store import RegionWriter
 
     out = tmp_path / "e.zarr"
     # one step per batch, so that the kill falls between steps (auto batches all six)

@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 import xaurora as xa
-from xaurora import cli
+from xaurora.app import cli
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_missing_paths_reported_before_torch_is_imported(src, tmp_path, which):
             "static": ["info", str(src), "--static", str(tmp_path / "nope.nc")]}[which]
     proc = _run(f"""
         import sys
-        from xaurora.cli import main
+        from xaurora.app.cli import main
         rc = main({args!r})
         print(rc, "torch" in sys.modules, "aurora" in sys.modules)
     """, cwd=tmp_path)
@@ -66,7 +66,7 @@ def test_missing_weights_end_in_an_xaurora_error_with_the_fix(src, tmp_path, mod
         env.update(HF_HUB_OFFLINE="0", HF_ENDPOINT="http://127.0.0.1:9")
     clean = {k: v for k, v in os.environ.items() if k != "HF_HUB_CACHE"}
     proc = subprocess.run(
-        [sys.executable, "-m", "xaurora.cli", "embed", str(src), str(tmp_path / "o.zarr"),
+        [sys.executable, "-m", "xaurora.app.cli", "embed", str(src), str(tmp_path / "o.zarr"),
          "--model", "aurora-0.25-small-pretrained", "--no-progress"],
         capture_output=True, text=True, timeout=240, env={**clean, **env})
     assert proc.returncode == 2, proc.stderr
@@ -108,7 +108,7 @@ def test_embed_refuses_to_pick_random_weights_silently(src, tmp_path, capsys):
 
 
 def test_status_line_comes_before_the_model_loads(src, tmp_path, monkeypatch, capsys):
-    import xaurora.models as models
+    import xaurora.results.stores as models  # where the CLI's run looks the loader up
 
     seen = {}
     real = models.load_model
@@ -125,7 +125,7 @@ def test_status_line_comes_before_the_model_loads(src, tmp_path, monkeypatch, ca
 
 
 def test_ctrl_c_ends_with_one_line_and_exit_130(src, tmp_path, monkeypatch, capsys):
-    from xaurora.io.writer import RegionWriter
+    from xaurora.io.store import RegionWriter
 
     real = RegionWriter.put
     calls = {"n": 0}

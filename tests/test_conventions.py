@@ -10,7 +10,7 @@ import xarray as xr
 
 import xaurora as xa
 from xaurora.io import names
-from xaurora.plotting._common import lsm_field
+from xaurora.plot.common import lsm_field
 
 
 def test_dim_names_are_the_union_of_the_per_dim_tables():

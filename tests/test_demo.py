@@ -1,4 +1,4 @@
-"""``xaurora.demo.run_demo`` in fast mode: every promised file, finite numbers, no network."""
+"""``xaurora.app.demo.run_demo`` in fast mode: every promised file, finite numbers, no network."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from xaurora.demo import FIGURES, run_demo
+from xaurora.app.demo import FIGURES, run_demo
 
 
 def _numbers(obj):

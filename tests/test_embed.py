@@ -189,8 +189,8 @@ def test_bf16_autocast_is_close_to_fp32(tiny, small_ds):
 
 
 def test_batches_never_share_memory_with_the_dataset(tiny, small_ds):
-    from xaurora.batch import make_batch
     from xaurora.io.canonical import canonicalize
+    from xaurora.run.source import make_batch
 
     before = small_ds["2t"].values.copy()
     cds = canonicalize(small_ds)

@@ -125,7 +125,7 @@ def test_lazy_input_gives_lazy_output_one_task_per_time_chunk(hp_ds, dask_counte
 
 
 def test_cli_embed_with_an_encoder_resumes(hp_ds, tmp_path, monkeypatch):
-    from xaurora import cli
+    from xaurora.app import cli
 
     src = tmp_path / "hp.nc"
     hp_ds.to_netcdf(src)
@@ -150,7 +150,7 @@ def test_cli_embed_with_an_encoder_resumes(hp_ds, tmp_path, monkeypatch):
 
 
 def test_cli_bad_encoder_spec(tmp_path, hp_ds, capsys):
-    from xaurora import cli
+    from xaurora.app import cli
 
     src = tmp_path / "hp.nc"
     hp_ds.to_netcdf(src)

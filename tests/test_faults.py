@@ -34,7 +34,7 @@ import pytest
 import xarray as xr
 
 import xaurora as xa
-from xaurora import cli
+from xaurora.app import cli
 
 #: Seed of the drawn kill moments and write faults (the suite's and the benchmark's).
 SEED = 20240917
@@ -97,11 +97,11 @@ def install_counters() -> None:
     """Count (and kill at) the calls of each phase, in this process and the ones it forks."""
     import zarr
 
-    from xaurora import embedding, pipeline
-    from xaurora.io.writer import RegionWriter
+    from xaurora.io.store import RegionWriter
+    from xaurora.run import source, tokens
 
-    pipeline.BatchSource.read = _counted("read", pipeline.BatchSource.read)
-    embedding.capture = _counted("model", embedding.capture)  # the model pass of each batch
+    source.BatchSource.read = _counted("read", source.BatchSource.read)
+    tokens.capture = _counted("model", tokens.capture)  # the model pass of each batch
     RegionWriter.put = _counted("between", RegionWriter.put)  # the main loop, per batch
     if int(zarr.__version__.split(".")[0]) >= 3:  # every key written: metadata, chunks, flags
         zarr.storage.LocalStore.set = _counted_store_set(zarr.storage.LocalStore.set)
@@ -125,7 +125,7 @@ def _reset_after_fork() -> None:
 
 
 def run_child(argv: list[str], plan=None, log: str | None = None, store_of=None) -> int:
-    """``xaurora.cli.main(argv)`` in a forked child; its exit code (-9: killed as planned).
+    """``xaurora.app.cli.main(argv)`` in a forked child; its exit code (-9: killed as planned).
 
     ``plan``: ``(phase, n, "before" | "after")``, the call to SIGKILL at. ``store_of``: maps
     the output path to the store object to write instead (a :class:`FullDisk`).
@@ -388,7 +388,7 @@ def test_full_disk_ends_with_one_line_and_a_rerun_resumes(src, reference, tmp_pa
 def test_a_layout_cut_short_is_laid_out_again(src, reference, tmp_path):
     """A full disk during the layout (before its consolidated metadata) leaves a store the
     next run does not trust: it lays it out again."""
-    from xaurora.io.writer import StoreWriteError, is_laid_out
+    from xaurora.io.store import StoreWriteError, is_laid_out
 
     out = tmp_path / "o.zarr"
     disk = full_disk(out, budget=600)  # the group's metadata and some arrays', not all
@@ -400,7 +400,7 @@ def test_a_layout_cut_short_is_laid_out_again(src, reference, tmp_path):
 
 
 def test_a_torn_done_flag_counts_as_not_done(tmp_path):
-    from xaurora.io.writer import done_flags
+    from xaurora.io.store import done_flags
 
     store = tmp_path / "s.zarr"
     xr.Dataset({"done": ("time", np.ones(4, np.int8))}).chunk(time=1).to_zarr(
@@ -413,27 +413,25 @@ def test_a_torn_done_flag_counts_as_not_done(tmp_path):
 def test_full_disk_with_an_encoder_ends_with_one_line_and_a_rerun_resumes(tmp_path, monkeypatch,
                                                                           capsys):
     """The ``--encoder`` path: the same message, exit code and resume."""
-    from xaurora.encoders import streaming
-
     src = tmp_path / "hp.nc"
     xa.testing.synthetic_healpix_dataset(level=2, n_times=4, naming="cds").to_netcdf(src)
     args = ["--encoder", "tests.test_encoders:healpix_encoder", "--no-progress"]
     reference = str(tmp_path / "ref.zarr")
     assert cli.main(["embed", str(src), reference, *args]) == 0
     counter = full_disk(tmp_path / "count.zarr")
-    streaming.encoder_to_zarr(str(src), counter, args[1], progress=False)
+    cli.encoder_to_zarr(str(src), counter, args[1], progress=False)
     written = [i for i, (k, _) in enumerate(counter.state["keys"]) if _phase_of(k) == "write"]
     # the disk fills up inside the 2nd step's values: one step flagged, the rest to do
     before = sum(size for _, size in counter.state["keys"][: written[2]])
     out = str(tmp_path / "o.zarr")
     disk = full_disk(out, before + 10)
-    real = streaming.encoder_to_zarr
-    monkeypatch.setattr(streaming, "encoder_to_zarr",
+    real = cli.encoder_to_zarr
+    monkeypatch.setattr(cli, "encoder_to_zarr",
                         lambda s, store, *a, **kw: real(s, disk, *a, **kw))
     assert cli.main(["embed", str(src), out, *args]) == 1
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line == (f"xaurora: cannot write {out}: No space left on device (ENOSPC); 1 of 3 "
                     "steps written. Fix: free space and rerun the same command to resume.")
-    monkeypatch.setattr(streaming, "encoder_to_zarr", real)
+    monkeypatch.setattr(cli, "encoder_to_zarr", real)
     assert cli.main(["embed", str(src), out, *args]) == 0
     assert compare(out, reference) == {"lost": 0, "duplicated": 0, "identical": True}

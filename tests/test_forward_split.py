@@ -17,14 +17,15 @@ import xarray as xr
 from aurora import Aurora
 
 import xaurora as xa
-from xaurora import pipeline
-from xaurora.batch import select_times
-from xaurora.embedding import embed_values
 from xaurora.errors import XauroraError
-from xaurora.grid import patch_centres
-from xaurora.hooks import capture
+from xaurora.grids.patches import patch_centres
 from xaurora.io.canonical import canonicalize
 from xaurora.models.forward import Preparer, encoder_input, run_encoder, splits
+from xaurora.run.hooks import capture
+from xaurora.run.prefetch import THREAD_NAME
+from xaurora.run.source import BatchSource
+from xaurora.run.times import batch_slices, select_times
+from xaurora.run.tokens import embed_values
 
 
 class _Hooked(Aurora):
@@ -63,7 +64,7 @@ def _as(cls, module, **attrs):
 def setup(tiny):
     cds = canonicalize(xa.testing.synthetic_dataset(n_times=4), info=tiny.info)
     times = select_times(cds, tiny.timestep)
-    batch = pipeline.BatchSource(cds, tiny.module, tiny.timestep).read(times[:2])
+    batch = BatchSource(cds, tiny.module, tiny.timestep).read(times[:2])
     return cds, times, batch
 
 
@@ -110,7 +111,7 @@ def test_a_module_with_its_own_forward_runs_whole(tiny, setup):
     assert not splits(_as(Aurora, tiny.module, variable_lead_time=True))
     model = xa.from_module(own, name="own-forward", timestep=timedelta(hours=6))
     got, _ = embed_values(cds, times[:1], model, "encoder")
-    one = pipeline.BatchSource(cds, own, model.timestep).read(times[:1])
+    one = BatchSource(cds, own, model.timestep).read(times[:1])
     whole = capture(own, one, "encoder").cpu().numpy()
     np.testing.assert_array_equal(got.reshape(whole.shape), whole)
     # splitting it would have skipped its forward: a different result
@@ -125,10 +126,10 @@ def test_the_preparation_runs_with_the_reading(tiny, setup, prefetch):
     hooked = _as(_Hooked, tiny.module, seen_in=[])
     model = xa.from_module(hooked, name="hooked", timestep=timedelta(hours=6))
     got, _ = embed_values(cds, times, model, "encoder", prefetch=prefetch)
-    want = threading.current_thread().name if prefetch == 0 else pipeline.THREAD_NAME
+    want = threading.current_thread().name if prefetch == 0 else THREAD_NAME
     assert hooked.seen_in == [want] * len(times)
     for i, t in enumerate(times):  # and the values are the whole pass's
-        b = pipeline.BatchSource(cds, hooked, model.timestep).read([t])
+        b = BatchSource(cds, hooked, model.timestep).read([t])
         np.testing.assert_array_equal(got[i].reshape(-1), capture(hooked, b, "encoder")
                                       .numpy().reshape(-1))
 
@@ -153,7 +154,7 @@ def run(tiny):
     cds = canonicalize(xa.testing.synthetic_dataset(n_times=11), info=tiny.info)
     module = _as(Aurora, tiny.module, positive_surf_vars=("10u",),
                  positive_atmos_vars=("u",)).cpu()  # where the batches are, on any machine
-    return cds, select_times(cds, tiny.timestep), module, pipeline.BatchSource(
+    return cds, select_times(cds, tiny.timestep), module, BatchSource(
         cds, module, tiny.timestep)
 
 
@@ -163,7 +164,7 @@ def test_preparer_equals_encoder_input_bit_for_bit(run, batch_size, alive):
     gives its encoder, to the bit; so is the encoder's output."""
     _, times, module, source = run
     prepare = Preparer(module, alive=alive)
-    for sl in pipeline.batch_slices(len(times), batch_size):
+    for sl in batch_slices(len(times), batch_size):
         batch = source.read(times[sl])
         got, want = prepare(batch), encoder_input(module, batch)
         assert got.size == want.size
@@ -223,7 +224,7 @@ def test_embedding_with_a_full_queue_equals_the_whole_pass(tiny):
     Aurora's whole pass on that time."""
     import time as _time
 
-    from xaurora.embedding import iter_embeddings
+    from xaurora.run.tokens import iter_embeddings
 
     ds = xa.testing.synthetic_dataset(n_times=12).chunk(time=3)
     cds = canonicalize(ds, info=tiny.info)
@@ -235,7 +236,7 @@ def test_embedding_with_a_full_queue_equals_the_whole_pass(tiny):
             got[sl.start] = values.copy()
     eager = cds.load()
     for i, t in enumerate(times):
-        b = pipeline.BatchSource(eager, tiny.module, tiny.timestep).read([t])
+        b = BatchSource(eager, tiny.module, tiny.timestep).read([t])
         np.testing.assert_array_equal(got[i].reshape(-1),
                                       capture(tiny.module, b, "encoder").cpu().numpy().reshape(-1))
 
@@ -251,11 +252,11 @@ def test_fused_check_calls_the_raw_check_for_the_bad_field_only(run):
                       ("2t", lambda x: x * np.nan)):
         bad = cds.copy(deep=True)
         bad[name].loc[{"time": bad_t}] = how(bad[name].sel(time=bad_t))
-        source = pipeline.BatchSource(bad, module, timedelta(hours=6))
+        source = BatchSource(bad, module, timedelta(hours=6))
         calls = []
         prepare = Preparer(module, check=lambda k, v, t, calls=calls: calls.append(
             (k, np.datetime64(t))))
-        for sl in pipeline.batch_slices(len(times), 2):
+        for sl in batch_slices(len(times), 2):
             prepare(source.read(times[sl]))
         assert calls == [(name, bad_t)]
 

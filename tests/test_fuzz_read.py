@@ -32,7 +32,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import xaurora as xa
-from xaurora.testing import SCHEMES
+from xaurora.sample.synthetic import SCHEMES
 
 N_LAT, N_LON, N_TIMES, LEVELS = 17, 32, 3, (500, 850)
 #: Aurora's name of each generated variable → its role; ``zs`` is the surface geopotential.

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import xaurora as xa
-from xaurora import heap, pipeline
-from xaurora.batch import select_times
-from xaurora.embedding import embed_values, iter_embeddings
 from xaurora.io.canonical import canonicalize
+from xaurora.run import heap, prefetch
+from xaurora.run.times import select_times
+from xaurora.run.tokens import embed_values, iter_embeddings
 
 
 def _reset() -> None:
@@ -157,14 +157,14 @@ def test_the_loop_freezes_while_its_reader_slices_dask_arrays(tiny, monkeypatch)
     real = dask.array.core.slice_array
 
     def held(*args, **kwargs):
-        if threading.current_thread().name == pipeline.THREAD_NAME and not inside.is_set():
+        if threading.current_thread().name == prefetch.THREAD_NAME and not inside.is_set():
             with disable_gc():  # what slice_array itself runs under
                 inside.set()
                 leave.wait(5)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(dask.array.core, "slice_array", held)
-    real_enter = pipeline.frozen_heap
+    real_enter = prefetch.frozen_heap
 
     @contextlib.contextmanager
     def after_the_reader_is_inside():
@@ -175,7 +175,7 @@ def test_the_loop_freezes_while_its_reader_slices_dask_arrays(tiny, monkeypatch)
         finally:
             leave.set()
 
-    monkeypatch.setattr(pipeline, "frozen_heap", after_the_reader_is_inside)
+    monkeypatch.setattr(prefetch, "frozen_heap", after_the_reader_is_inside)
     it = iter_embeddings(cds, times, tiny, "encoder", batch_size=1, prefetch=1)
     with contextlib.closing(it):
         seen = [gc.get_freeze_count() for _ in it]
@@ -214,4 +214,4 @@ def test_results_are_the_same_with_and_without_the_freeze(tiny, monkeypatch):
     monkeypatch.setattr(heap, "FREEZE", False)
     plain = embed_values(cds, times, tiny, "encoder", prefetch=1)[0]
     np.testing.assert_array_equal(frozen, plain)
-    assert not [t for t in threading.enumerate() if t.name == pipeline.THREAD_NAME]
+    assert not [t for t in threading.enumerate() if t.name == prefetch.THREAD_NAME]

@@ -64,8 +64,8 @@ def test_a_planted_dependency_gives_a_large_ratio(tiny, ds):
 
 
 def test_random_token_sets_have_the_same_size_per_level(tiny, ds):
-    from xaurora.embedding import layer_layout
     from xaurora.io.canonical import canonicalize
+    from xaurora.run.tokens import layer_layout
 
     layout = layer_layout(canonicalize(ds), tiny, "encoder")
     emb = ds.aurora.embed(tiny).isel(time=0, channel=0, drop=True)

@@ -106,7 +106,7 @@ def test_real_cds_layout_with_static_file(tiny):
 def test_info_explains_reading(capsys, tmp_path):
     path = tmp_path / "x.nc"
     xa.testing.synthetic_dataset(naming="cds").to_netcdf(path)
-    from xaurora.cli import main
+    from xaurora.app.cli import main
 
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
@@ -188,7 +188,7 @@ def test_released_statics_are_used_from_cache_only(monkeypatch, tmp_path):
 
 def test_info_lists_what_it_understood_before_the_problem(capsys):
     """The real ERA-Interim layout has a `month` dim: info shows the variables, then the fix."""
-    from xaurora.cli import main
+    from xaurora.app.cli import main
 
     assert main(["info", str(DATA / "erainterim_small.nc")]) == 1
     out = capsys.readouterr().out
@@ -237,13 +237,26 @@ def test_lazy_input_chunked_unevenly_embeds_as_in_memory(tiny, one_thread, tmp_p
 def test_lazy_blocks_follow_every_variables_time_chunks(tiny, one_thread):
     """A task per block between the union of the variables' chunk boundaries: no task holds
     more than one chunk of any variable."""
-    from xaurora.lazy import time_chunk_bounds
+    from xaurora.run.lazy import time_chunk_bounds
 
     lazy = _chunk_each(_small(), {"2t": 2, "t": 3})
     assert time_chunk_bounds(canonicalize(lazy)).tolist() == [0, 2, 3, 4, 5]
     emb = lazy.aurora.embed(tiny)
     assert emb.chunks[0] == (1, 1, 1, 1)  # analysis times 1 … 4, one per block
     xr.testing.assert_identical(emb.compute(), _small().aurora.embed(tiny))
+
+
+@pytest.mark.parametrize("layer", ["encoder", "inputs"])
+def test_levels_from_1000_hpa_up_give_the_same_embedding_to_the_last_bit(tiny, one_thread,
+                                                                         layer):
+    """The order a file stores its levels in does not change the result: with levels descending
+    the encoder once summed over them in the other order and differed by round-off (~1e-6)."""
+    ds = _small()
+    flipped = ds.isel(level=slice(None, None, -1))
+    assert flipped["level"].values[0] > flipped["level"].values[-1]
+    assert canonicalize(flipped)["level"].values.tolist() == sorted(ds["level"].values.tolist())
+    xr.testing.assert_identical(flipped.aurora.embed(tiny, layer=layer),
+                                ds.aurora.embed(tiny, layer=layer))
 
 
 # --- surface and static variables with a level dim; level errors in the user's names ---

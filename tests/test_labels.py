@@ -8,8 +8,8 @@ import pytest
 import xarray as xr
 
 from tests._dask import raise_if_dask_computes
-from xaurora import labels
-from xaurora.grid import to_patches
+from xaurora.analysis import labels
+from xaurora.grids.patches import to_patches
 
 DATA = Path(__file__).parent / "data"
 

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import xaurora as xa
-from xaurora.batch import make_batch
 from xaurora.io.canonical import canonicalize
 from xaurora.io.static import load_static, safe_unpickle
 from xaurora.models.loading import _CACHE, ModelSpec, build_module
+from xaurora.run.source import make_batch
 
 API_NAMES = ["aurora-0.25-pretrained", "aurora-0.25-small-pretrained", "aurora-0.25-finetuned",
              "aurora-0.25-12h-pretrained", "aurora-0.1-finetuned", "aurora-0.4-air-pollution",
@@ -147,7 +147,7 @@ def test_import_is_light_and_names_are_functions():
     import subprocess
     import sys
 
-    code = ("import sys, xaurora as xa, xaurora.embedding, xaurora.forecasting; "
+    code = ("import sys, xaurora as xa, xaurora.results.embedding, xaurora.results.forecast; "
             "assert callable(xa.embed) and callable(xa.forecast); "
             "print(sorted(m for m in ('torch', 'sklearn', 'cartopy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

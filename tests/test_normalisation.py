@@ -10,7 +10,6 @@ import torch
 from aurora.normalisation import unnormalise_atmos_var, unnormalise_surf_var
 
 import xaurora as xa
-from xaurora.batch import make_batch, select_times
 from xaurora.io.canonical import canonicalize
 from xaurora.io.normalisation import (
     batch_locations,
@@ -20,6 +19,8 @@ from xaurora.io.normalisation import (
     norm_stats,
     unnormalise,
 )
+from xaurora.run.source import make_batch
+from xaurora.run.times import select_times
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

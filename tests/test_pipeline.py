@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 
 import dask
@@ -16,15 +17,17 @@ import xarray as xr
 
 import xaurora as xa
 from tests.test_embed import _direct_batch
-from xaurora import pipeline
-from xaurora.batch import make_batch, select_times
-from xaurora.embedding import capture, embed_values, iter_embeddings
 from xaurora.io.canonical import canonicalize
 from xaurora.models.forward import encoder_input
+from xaurora.run import prefetch, sizing, source, tokens
+from xaurora.run.hooks import capture
+from xaurora.run.source import make_batch
+from xaurora.run.times import select_times
+from xaurora.run.tokens import embed_values, iter_embeddings
 
 
 def _threads_left() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == pipeline.THREAD_NAME]
+    return [t for t in threading.enumerate() if t.name == prefetch.THREAD_NAME]
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +105,7 @@ def test_preparation_overlaps_the_model(tiny, ds5, monkeypatch):
     cds = canonicalize(ds5, info=tiny.info)
     times = select_times(cds, tiny.timestep)
     second_read = threading.Event()
-    real_read = pipeline.BatchSource.read
+    real_read = source.BatchSource.read
 
     def read(self, t, ahead=()):
         if np.datetime64(t[0], "ns") == times[1]:
@@ -116,8 +119,8 @@ def test_preparation_overlaps_the_model(tiny, ds5, monkeypatch):
             seen.append(second_read.wait(timeout=30))
         return capture(module, batch, layer, autocast, edits)
 
-    monkeypatch.setattr(pipeline.BatchSource, "read", read)
-    monkeypatch.setattr("xaurora.embedding.capture", model_call)
+    monkeypatch.setattr(source.BatchSource, "read", read)
+    monkeypatch.setattr(tokens, "capture", model_call)
     embed_values(cds, times, tiny, "encoder", prefetch=1)
     assert seen == [True]
     seen.clear()
@@ -144,17 +147,17 @@ def test_error_in_background_thread_reaches_the_caller(tiny, ds5):
     def broken(times, ahead=()):
         raise Boom("original message")
 
-    src = pipeline.BatchSource(canonicalize(ds5), tiny.module, tiny.timestep)
+    src = source.BatchSource(canonicalize(ds5), tiny.module, tiny.timestep)
     src.read = broken
     with pytest.raises(Boom, match="^original message$"):
-        with pipeline.batches(src, times) as it:
+        with prefetch.batches(src, times) as it:
             list(it)
     assert not _threads_left()
 
 
 @pytest.mark.parametrize("how", ["break", "ctrl-c", "error while writing"])
 def test_leaving_early_stops_the_thread(tiny, how, monkeypatch):
-    monkeypatch.setattr(pipeline, "READ_AHEAD", 2)  # a queue of 2 batches: the reader blocks
+    monkeypatch.setattr(source, "READ_AHEAD", 2)  # a queue of 2 batches: the reader blocks
     ds = xa.testing.synthetic_dataset(n_times=9)
     cds = canonicalize(ds.chunk(time=1), info=tiny.info)
     times = select_times(cds, tiny.timestep)
@@ -175,23 +178,23 @@ def test_leaving_early_stops_the_thread(tiny, how, monkeypatch):
 def test_auto_batch_size_fits_the_budget_and_keeps_values(tiny, ds5, monkeypatch):
     cds = canonicalize(ds5, info=tiny.info)
     times = select_times(cds, tiny.timestep)
-    src = pipeline.BatchSource(cds, tiny.module, tiny.timestep)
-    big = pipeline.auto_batch_size(src, times, tiny.module, "encoder", capture)
+    src = source.BatchSource(cds, tiny.module, tiny.timestep)
+    big = sizing.auto_batch_size(src, times, tiny.module, "encoder", capture)
     assert big == times.size  # 4 samples of a 33 × 64 grid fit in 256 MiB easily
-    monkeypatch.setattr(pipeline, "CPU_BUDGET_BYTES", 1)
-    assert pipeline.auto_batch_size(src, times, tiny.module, "encoder", capture) == 1
+    monkeypatch.setattr(sizing, "CPU_BUDGET_BYTES", 1)
+    assert sizing.auto_batch_size(src, times, tiny.module, "encoder", capture) == 1
     # the estimate scales with the sample: a budget of ~2.5 samples gives 2
     probe = src.read(times[:1])
     inputs = sum(t.numel() * 4 for t in [*probe.surf_vars.values(), *probe.atmos_vars.values()])
     per_sample = inputs * 6 + capture(tiny.module, probe, "encoder").numel() * 4
-    monkeypatch.setattr(pipeline, "CPU_BUDGET_BYTES", int(2.5 * per_sample))
-    assert pipeline.auto_batch_size(src, times, tiny.module, "encoder", capture) == 2
+    monkeypatch.setattr(sizing, "CPU_BUDGET_BYTES", int(2.5 * per_sample))
+    assert sizing.auto_batch_size(src, times, tiny.module, "encoder", capture) == 2
     np.testing.assert_allclose(ds5.aurora.embed(tiny, batch_size="auto").values,
                                ds5.aurora.embed(tiny).values, rtol=1e-5, atol=1e-5)
 
 
 def test_cli_uses_auto_batch_size_by_default():
-    from xaurora.cli import build_parser
+    from xaurora.app.cli import build_parser
 
     args = build_parser().parse_args(["embed", "in.nc", "out.zarr"])
     assert args.batch_size == "auto"
@@ -220,13 +223,13 @@ def test_cuda_batches_are_pinned_and_moved(tiny, ds5):  # pragma: no cover - GPU
     model = xa.load_model("tiny", device="cuda")
     cds = canonicalize(ds5, info=model.info)
     times = select_times(cds, model.timestep)
-    src = pipeline.BatchSource(cds, model.module, model.timestep, pin=True)
+    src = source.BatchSource(cds, model.module, model.timestep, pin=True)
     assert src.read(times[:1]).surf_vars["2t"].is_pinned()
-    with pipeline.batches(src, times, device="cuda") as it:
+    with prefetch.batches(src, times, device="cuda") as it:
         assert all(b.surf_vars["2t"].is_cuda for _, b in it)
     # the encoder's input is prepared on the device, after the move
     prepare = functools.partial(encoder_input, model.module)
-    with pipeline.batches(src, times, device="cuda", prepare=prepare) as it:
+    with prefetch.batches(src, times, device="cuda", prepare=prepare) as it:
         assert all(inp.batch.surf_vars["2t"].is_cuda for _, inp in it)
     got = ds5.aurora.embed(model).values
     np.testing.assert_allclose(got, ds5.aurora.embed(tiny).values, rtol=1e-3, atol=1e-4)
@@ -239,18 +242,18 @@ def test_reads_are_memory_bounded_and_the_queue_holds_one_read(tiny, monkeypatch
     ds = xa.testing.synthetic_dataset(n_times=9)
     cds = canonicalize(ds.chunk(time=1), info=tiny.info)
     step = sum(cds[v].nbytes // 9 for v in ["2t", "10u", "10v", "msl", "z", "u", "v", "t", "q"])
-    assert pipeline.BatchSource(cds, tiny.module, tiny.timestep).read_ahead == min(
-        pipeline.READ_AHEAD, pipeline.READ_BYTES // step)
-    monkeypatch.setattr(pipeline, "READ_BYTES", 3 * step)
-    src = pipeline.BatchSource(cds, tiny.module, tiny.timestep)
+    assert source.BatchSource(cds, tiny.module, tiny.timestep).read_ahead == min(
+        source.READ_AHEAD, source.READ_BYTES // step)
+    monkeypatch.setattr(source, "READ_BYTES", 3 * step)
+    src = source.BatchSource(cds, tiny.module, tiny.timestep)
     assert src.read_ahead == 3
     times = select_times(cds, tiny.timestep)
-    assert pipeline.batches(src, times, batch_size=1, prefetch=1)._queue.maxsize == 3
-    assert pipeline.batches(src, times, batch_size=2, prefetch=1)._queue.maxsize == 2
+    assert prefetch.batches(src, times, batch_size=1, prefetch=1)._queue.maxsize == 3
+    assert prefetch.batches(src, times, batch_size=2, prefetch=1)._queue.maxsize == 2
     computes = []
     real = src._load
     monkeypatch.setattr(src, "_load", lambda pos: computes.append(list(pos)) or real(pos))
-    with pipeline.batches(src, times, batch_size=1, prefetch=1) as it:
+    with prefetch.batches(src, times, batch_size=1, prefetch=1) as it:
         got = [b.surf_vars["2t"][0, 1].numpy() for _, b in it]
     # 9 steps, each read once: the first read is what the first batch needs (t − Δ, t) and
     # makes one analysis time ready; each next read takes twice the times the read before made
@@ -258,20 +261,20 @@ def test_reads_are_memory_bounded_and_the_queue_holds_one_read(tiny, monkeypatch
     assert [len(c) for c in computes] == [2, 2, 3, 2]
     assert sorted(p for c in computes for p in c) == list(range(9))
     np.testing.assert_array_equal(np.stack(got), cds["2t"].values[1:])
-    monkeypatch.setattr(pipeline, "READ_BYTES", 1)  # one step never fits: read one at a time
-    assert pipeline.BatchSource(cds, tiny.module, tiny.timestep).read_ahead == 1
+    monkeypatch.setattr(source, "READ_BYTES", 1)  # one step never fits: read one at a time
+    assert source.BatchSource(cds, tiny.module, tiny.timestep).read_ahead == 1
 
 
 def test_reads_double_from_the_first_batch_up_to_read_ahead(tiny, monkeypatch):
     ds = xa.testing.synthetic_dataset(n_times=17)
     cds = canonicalize(ds.chunk(time=1), info=tiny.info)
     step = sum(cds[v].nbytes // 17 for v in ["2t", "10u", "10v", "msl", "z", "u", "v", "t", "q"])
-    monkeypatch.setattr(pipeline, "READ_BYTES", 8 * step)
-    src = pipeline.BatchSource(cds, tiny.module, tiny.timestep)
+    monkeypatch.setattr(source, "READ_BYTES", 8 * step)
+    src = source.BatchSource(cds, tiny.module, tiny.timestep)
     computes = []
     real = src._load
     monkeypatch.setattr(src, "_load", lambda pos: computes.append(list(pos)) or real(pos))
-    with pipeline.batches(src, select_times(cds, tiny.timestep), prefetch=1) as it:
+    with prefetch.batches(src, select_times(cds, tiny.timestep), prefetch=1) as it:
         n = sum(1 for _ in it)
     assert n == 16 and [len(c) for c in computes] == [2, 2, 4, 8, 1]
 
@@ -284,19 +287,19 @@ def test_on_read_runs_where_each_batch_is_read_before_it_is_handed_over(tiny, ds
     def on_read(sl):
         calls.append((sl, threading.current_thread().name))
 
-    src = pipeline.BatchSource(cds, tiny.module, tiny.timestep)
-    with pipeline.batches(src, times, batch_size=2, on_read=on_read) as it:
+    src = source.BatchSource(cds, tiny.module, tiny.timestep)
+    with prefetch.batches(src, times, batch_size=2, on_read=on_read) as it:
         for sl, _ in it:
             assert sl in [c[0] for c in calls]  # before the caller has it
             received.append(sl)
     assert [c[0] for c in calls] == received == [slice(0, 2), slice(2, 4)]
-    assert {c[1] for c in calls} == {pipeline.THREAD_NAME}
+    assert {c[1] for c in calls} == {prefetch.THREAD_NAME}
 
 
 def test_touch_pages_writes_one_byte_a_page_inside_the_block_only():
-    page = pipeline.os.sysconf("SC_PAGE_SIZE")
+    page = os.sysconf("SC_PAGE_SIZE")
     a = np.full((3, 5 * page + 3), 7, dtype=np.uint8)
-    pipeline.touch_pages(a[1])
+    prefetch.touch_pages(a[1])
     assert (a[[0, 2]] == 7).all()
     np.testing.assert_array_equal(np.flatnonzero(a[1] != 7), np.arange(0, a.shape[1], page))
 
@@ -305,12 +308,12 @@ def test_embed_touches_its_result_where_batches_are_read(tiny, monkeypatch):
     # the result's pages are faulted in by the reading thread, before the values are written;
     # reads of one step and a queue of one batch: the reader can be at most two batches ahead,
     # so batches 4 to 6 are read after the first result (the array) exists, however fast it is
-    monkeypatch.setattr(pipeline, "READ_AHEAD", 1)
+    monkeypatch.setattr(source, "READ_AHEAD", 1)
     ds = xa.testing.synthetic_dataset(n_times=7)
     cds = canonicalize(ds.chunk(time=1), info=tiny.info)
     times = select_times(cds, tiny.timestep)
     touched = []
-    real = pipeline.touch_pages
+    real = prefetch.touch_pages
 
     def spy(block):
         address = block.__array_interface__["data"][0]
@@ -318,11 +321,11 @@ def test_embed_touches_its_result_where_batches_are_read(tiny, monkeypatch):
         touched.append((threading.current_thread().name, start))
         real(block)
 
-    monkeypatch.setattr(pipeline, "touch_pages", spy)
+    monkeypatch.setattr(tokens, "touch_pages", spy)
     values, _ = embed_values(cds, times, tiny, "encoder", prefetch=1)
-    assert {name for name, _ in touched} == {pipeline.THREAD_NAME}
+    assert {name for name, _ in touched} == {prefetch.THREAD_NAME}
     assert {start for _, start in touched} >= {3, 4, 5}  # batches 4 to 6, by their first row
-    monkeypatch.setattr(pipeline, "touch_pages", real)
+    monkeypatch.setattr(tokens, "touch_pages", real)
     one = functools.partial(make_batch, cds, module=tiny.module, timestep=tiny.timestep)
     expected = np.stack([capture(tiny.module, one([t]), "encoder").reshape(values.shape[1:])
                          .numpy() for t in times])

@@ -8,7 +8,7 @@ import xarray as xr
 
 from tests._dask import raise_if_dask_computes
 from xaurora.analysis.pool import pool
-from xaurora.grid import patch_centres
+from xaurora.grids.patches import patch_centres
 
 LAT, LON = patch_centres(np.linspace(90, -90, 33), np.arange(64) * 5.625, 4)
 

@@ -10,7 +10,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from xaurora.analysis.probe import probe
-from xaurora.grid import patch_centres
+from xaurora.grids.patches import patch_centres
 
 IN_LAT, IN_LON = np.linspace(90, -90, 33), np.arange(64) * 5.625  # input grid, patch 4
 LAT, LON = patch_centres(IN_LAT, IN_LON, 4)  # 8 x 16 patches

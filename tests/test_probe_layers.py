@@ -6,7 +6,7 @@ import pytest
 import xaurora as xa
 from xaurora.analysis.layers import probe_layers
 from xaurora.analysis.probe import probe
-from xaurora.embedding import embed
+from xaurora.results.embedding import embed
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import xarray as xr
 import xaurora as xa
 from tests._healpix import healpix_dataset
 from xaurora.encoders import encoder_times, read_for, sample_at
-from xaurora.reference import appa_encoder, fsae_encoder, icosphere, icosphere_grid
+from xaurora.encoders.reference import appa_encoder, fsae_encoder, icosphere, icosphere_grid
 
 
 def _sample(ds, enc, i=0):

@@ -14,8 +14,9 @@ from xaurora.attribution import (
     relevance,
     vertical_profile,
 )
-from xaurora.batch import make_batch, select_times
 from xaurora.io.canonical import canonicalize
+from xaurora.run.source import make_batch
+from xaurora.run.times import select_times
 
 TARGET = Target("msl", region=(0, 60, -30, 60))
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import xaurora as xa
-from xaurora.io.canonical import canonicalize, describe, result_names
+from xaurora.app.describe import describe
+from xaurora.io.canonical import canonicalize, result_names
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

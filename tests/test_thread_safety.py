@@ -18,7 +18,7 @@ import torch
 
 import xaurora as xa
 from xaurora.attribution import Target, relevance
-from xaurora.hooks import _LOCKS, module_lock
+from xaurora.run.hooks import _LOCKS, module_lock
 
 TARGET = Target("msl", region=(0, 60, -30, 60))
 
@@ -129,7 +129,7 @@ def test_one_lock_per_module_and_none_left_behind():
 
 
 def test_hooks_are_removed_after_an_error(tiny, ds):
-    from xaurora.hooks import hooked
+    from xaurora.run.hooks import hooked
 
     def boom(*_):
         raise RuntimeError("boom")

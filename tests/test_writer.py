@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from xaurora.io import writer as writer_mod
-from xaurora.io.writer import RegionWriter, runs
+from xaurora.io import store as writer_mod
+from xaurora.io.store import RegionWriter, runs
 
 
 def _store(tmp_path, n=6):

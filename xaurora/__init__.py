@@ -11,23 +11,23 @@ from importlib import import_module
 from typing import Any
 
 from xaurora import accessor as _accessor  # noqa: F401  (registers .aurora)
-
-# The core functions import no torch at module level, so they are cheap to import eagerly.
-from xaurora.embedding import embed
 from xaurora.errors import XauroraError
-from xaurora.forecasting import forecast
 from xaurora.io.canonical import canonicalize
 from xaurora.models import MODELS, AuroraModel, load_model
+
+# The core functions import no torch at module level, so they are cheap to import eagerly.
+from xaurora.results.embedding import embed
+from xaurora.results.forecast import forecast
 from xaurora.version import __version__
 
 _LAZY = {
     "Target": ("xaurora.attribution.target", "Target"),
-    "labels": ("xaurora.labels", None),
-    "edit": ("xaurora.edit", None),
+    "labels": ("xaurora.analysis.labels", None),
+    "edit": ("xaurora.run.edit", None),
     "plot": ("xaurora.plot", None),
-    "testing": ("xaurora.testing", None),
+    "testing": ("xaurora.sample.synthetic", None),
     "grids": ("xaurora.grids", None),
-    "reference": ("xaurora.reference", None),
+    "reference": ("xaurora.encoders.reference", None),
     "Encoder": ("xaurora.encoders.base", "Encoder"),
     "from_module": ("xaurora.models.module", "from_module"),
     "sample": ("xaurora.sample", None),

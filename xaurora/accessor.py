@@ -1,11 +1,12 @@
 """The ``.aurora`` accessor on ``xr.Dataset`` and ``xr.DataArray``: a thin façade.
 
 Every method is the function of the same name with the accessor's object as its first argument:
-``ds.aurora.embed(model, ...)`` is ``xaurora.embedding.embed(ds, model, ...)``. The table below
-is the whole accessor; arguments and their defaults live only in the functions (one place), and
-each method's docstring is its function's. The accessor holds no state: everything a later call
-needs travels in coords and attrs. Functions are imported on first call, so that registering the
-accessor (``import xaurora``) pulls in neither torch nor scikit-learn.
+``ds.aurora.embed(model, ...)`` is ``xaurora.results.embedding.embed(ds, model, ...)``.
+The table below is the whole accessor; arguments and their defaults live only in the
+functions (one place), and each method's docstring is its function's. The accessor holds no
+state: everything a later call needs travels in coords and attrs. Functions are imported on
+first call, so that registering the accessor (``import xaurora``) pulls in neither torch nor
+scikit-learn.
 
 >>> import xaurora as xa
 >>> ds = xa.testing.synthetic_dataset(n_times=2)
@@ -24,10 +25,10 @@ import xarray as xr
 
 #: Dataset methods: name → module of the function of that name.
 DATASET_METHODS = {
-    "embed": "xaurora.embedding",
-    "forecast": "xaurora.forecasting",
+    "embed": "xaurora.results.embedding",
+    "forecast": "xaurora.results.forecast",
     "canonicalize": "xaurora.io.canonical",
-    "describe": "xaurora.io.description",
+    "describe": "xaurora.app.describe",
     "probe_layers": "xaurora.analysis.layers",
     "relevance": "xaurora.attribution.relevance",
     "perturbation_test": "xaurora.attribution.perturb",
@@ -40,7 +41,7 @@ DATAARRAY_METHODS = {
     "pool": "xaurora.analysis.pool",
     "pca": "xaurora.analysis.pca",
     "probe": "xaurora.analysis.probe",
-    "to_patches": "xaurora.grid",
+    "to_patches": "xaurora.grids.patches",
 }
 #: Earlier names kept working: ``ds.aurora.canonical()`` and ``ds.aurora.info()``.
 ALIASES = {"canonical": "canonicalize", "info": "describe"}

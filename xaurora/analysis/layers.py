@@ -50,8 +50,9 @@ def probe_layers(
     """Probe ``labels`` on each of ``layers``; with ``controls`` also on random weights.
 
     ``ds`` is the input Dataset and ``model`` an ``xa.AuroraModel``; each layer is embedded with
-    :func:`xaurora.embedding.embed`. ``probe_kw`` go to :func:`~xaurora.analysis.probe.probe`
-    (``task``, ``split``, ``test_size``, ``seed``, ``class_weight`` …), except ``level`` (see the
+    :func:`xaurora.results.embedding.embed`. ``probe_kw`` go to
+    :func:`~xaurora.analysis.probe.probe` (``task``, ``split``, ``test_size``, ``seed``,
+    ``class_weight`` …), except ``level`` (see the
     module docstring), ``static``/``batch_size``/``device``/``time``/``check_values`` (for
     embedding) and
     ``control_seed`` (seed of the random-weights model; default ``model.seed + 1`` so that it
@@ -68,7 +69,7 @@ def probe_layers(
     uses the same split (same labels, same seed).
     """
     from xaurora.analysis.controls import control_metrics, control_probe, paired_intervals
-    from xaurora.embedding import embed
+    from xaurora.results.embedding import embed
 
     level = probe_kw.pop("level", None)
     control_seed = probe_kw.pop("control_seed", None)

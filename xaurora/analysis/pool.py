@@ -23,8 +23,8 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
-from xaurora.grid import cell_weights
 from xaurora.grids import grid_of
+from xaurora.io.orientation import cell_weights
 
 __all__ = ["STATS", "pool", "region_weights"]
 

@@ -3,8 +3,9 @@
 Samples are the (time, lat, lon) patches; features are ``channel`` and every other dim
 (``level`` stacked with ``channel`` unless a level is selected first). Features are standardised
 on the training set; classification fits ``LogisticRegression`` (lbfgs), regression ``Ridge``.
-Labels on the model's input grid are reduced to patches with :func:`xaurora.grid.to_patches`
-(mean over each patch, then ``≥ 0.5`` for classification: with a land *fraction* this is the
+Labels on the model's input grid are reduced to patches with
+:func:`xaurora.grids.patches.to_patches` (mean over each patch, then ``≥ 0.5`` for
+classification: with a land *fraction* this is the
 land–sea study's rule, a patch is land when its mean land fraction is at least one half);
 labels already on the patch grid are used as they are (``≥ 0.5`` for classification). NaN
 labels mark patches left out of training and testing (they still get a prediction).
@@ -130,7 +131,7 @@ def probe(
     is_train = valid & ~is_test
     if not is_train.any() or not is_test.any():
         raise XauroraError(
-            f"split: {_describe(split)} leaves {int(is_train.sum())} training and "
+            f"split: {_split_text(split)} leaves {int(is_train.sum())} training and "
             f"{int(is_test.sum())} test patches with labels. Fix: choose a split with labelled "
             "patches on both sides."
         )
@@ -211,7 +212,7 @@ def probe(
     ds["n_times"] = int(grid.sizes.get("time", 1))
     ds.attrs = {
         "task": task,
-        "split": _describe(split),
+        "split": _split_text(split),
         "test_size": float(test_size),
         "seed": int(seed),
         "estimator": f"StandardScaler + {est!r}",
@@ -369,7 +370,7 @@ def _check_classes(y: np.ndarray, where: str, fix: str) -> None:
         )
 
 
-def _describe(split) -> str:
+def _split_text(split) -> str:
     if isinstance(split, xr.DataArray):
         return f"boolean mask {split.name or ''}".strip()
     return str(tuple(str(s) for s in split)) if isinstance(split, tuple | list) else str(split)

@@ -67,7 +67,7 @@ def _spatial_dims(da: xr.DataArray) -> tuple[str, ...]:
 def _weights(cds: xr.Dataset, spatial: tuple[str, ...]) -> np.ndarray:
     if spatial == ("cells",):
         return np.ones(cds.sizes["cells"])
-    from xaurora.grid import cell_weights
+    from xaurora.io.orientation import cell_weights
 
     w = cell_weights(cds["lat"].values).values[:, None]
     return np.broadcast_to(w, (cds.sizes["lat"], cds.sizes["lon"]))

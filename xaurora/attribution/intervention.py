@@ -30,8 +30,8 @@ import xarray as xr
 from xaurora.analysis.bootstrap import ratio_interval
 from xaurora.attribution.relevance import prepare, target_field
 from xaurora.attribution.target import Target
-from xaurora.edit import Edit, as_edits, describe, token_mask
 from xaurora.errors import XauroraError
+from xaurora.run.edit import Edit, as_edits, edit_text, token_mask
 
 __all__ = ["amnesic_probe", "inlp", "intervention_test", "random_edit"]
 
@@ -63,8 +63,8 @@ def random_edit(edit: Edit, rng: np.random.Generator, layout=None) -> Edit:
 
 def _layouts(ds, model, edits, static):
     """Token layout of every layer that a ``zero``/``patch`` edit names (for random sets)."""
-    from xaurora.embedding import layer_layout
     from xaurora.io.canonical import canonicalize
+    from xaurora.run.tokens import layer_layout
 
     layers = {e.layer for e in edits if e.kind in ("zero", "patch")}
     if not layers:
@@ -178,7 +178,7 @@ def intervention_test(ds, model, edit, target: Target, time=None, n_random: int 
         },
         coords={"draw": np.arange(n_random)},
     )
-    out.attrs = {"edit": describe(edits), "error": "rmse", "n_random": int(n_random),
+    out.attrs = {"edit": edit_text(edits), "error": "rmse", "n_random": int(n_random),
                  "seed": int(seed), "n_boot": int(n_boot), **model.provenance(),
                  "analysis_time": str(fields.prep.time)[:19], **target.attrs()}
     return out
@@ -245,8 +245,8 @@ def amnesic_probe(ds, model, labels: xr.DataArray, target: Target, layer: str = 
     (RMSE against it, edited minus unedited) and ``skill_change_random`` (``draw``).
     """
     from xaurora.analysis.probe import labels_on_patches
-    from xaurora.edit import ablate
-    from xaurora.embedding import embed
+    from xaurora.results.embedding import embed
+    from xaurora.run.edit import ablate
 
     emb = embed(ds, model, layer=layer, static=static)
     if level is not None:

@@ -24,9 +24,10 @@ from xaurora.analysis.bootstrap import ratio_interval
 from xaurora.attribution.relevance import prepare, target_field
 from xaurora.attribution.target import Target, region_mask
 from xaurora.errors import XauroraError
-from xaurora.grid import canonical_grid, patch_centres, used_rows
+from xaurora.grids.patches import patch_centres, used_rows
 from xaurora.io.names import ATMOS_NAMES, DIM_NAMES, STATIC_PREFIX, SURFACE_NAMES
 from xaurora.io.normalisation import batch_locations, batch_scales
+from xaurora.io.orientation import canonical_grid
 
 __all__ = ["perturbation_test"]
 
@@ -83,7 +84,7 @@ def _candidate_cells(candidates, clat, clon, unit: str, p: int) -> np.ndarray:
     if candidates is None:
         return np.ones((clat.size, clon.size), dtype=bool)
     if isinstance(candidates, xr.DataArray) and unit == "patch":
-        from xaurora.grid import to_patches
+        from xaurora.grids.patches import to_patches
 
         da = canonical_grid(candidates).astype(float)
         return to_patches(da, p).transpose("lat", "lon").values > 0.5

@@ -20,13 +20,14 @@ import numpy as np
 import xarray as xr
 
 from xaurora.attribution.target import Target
-from xaurora.batch import make_batch, select_times
 from xaurora.errors import XauroraError
-from xaurora.grid import check_lon, used_rows
-from xaurora.hooks import edit_hooks, exclusive, hooked
+from xaurora.grids.patches import check_lon, used_rows
 from xaurora.io.canonical import canonicalize, check_read, uncanonicalize, warn_grid
 from xaurora.io.names import STATIC_PREFIX
 from xaurora.io.normalisation import batch_locations, norm_stats, unnormalise
+from xaurora.run.hooks import edit_hooks, exclusive, hooked
+from xaurora.run.source import make_batch
+from xaurora.run.times import select_times
 
 __all__ = ["METHODS", "relevance", "vertical_profile"]
 
@@ -287,7 +288,7 @@ def relevance(ds, model, target: Target, time=None, method: str = "lrp", static=
                          "-12, 45)).")
     dtype = dtype or torch.float32
     if edit is not None:
-        from xaurora.edit import as_edits, describe
+        from xaurora.run.edit import as_edits, edit_text
 
         edit = as_edits(edit)
     prep = prepare(ds, model, time, static, dtype, check_values)
@@ -298,7 +299,7 @@ def relevance(ds, model, target: Target, time=None, method: str = "lrp", static=
              "dtype": str(dtype).replace("torch.", ""),
              "check_values": int(check_values)}
     if edit:
-        attrs["edit"] = describe(edit)
+        attrs["edit"] = edit_text(edit)
     if method == "integrated_gradients":
         b0, desc = _baseline_batch(prep, model, baseline, static)
         rel, f0 = _integrated_gradients(prep, target, lat, lon, b0, int(n_steps), edit)

@@ -30,7 +30,7 @@ sinks, so ``f = Σ input relevance + Σ sink relevance`` (+ the output normalisa
 
 Nothing persists: instance ``forward`` attributes are set on enter and removed on exit (also
 after an exception); no class, ``torch`` function or parameter is changed for good. While the
-rules are on, the module's lock (:mod:`xaurora.hooks`) is held, so a pass in another thread
+rules are on, the module's lock (:mod:`xaurora.run.hooks`) is held, so a pass in another thread
 never runs with (or removes) this thread's rules.
 
 >>> import torch, aurora
@@ -279,7 +279,7 @@ def lrp_rules(
     from aurora.model.perceiver import PerceiverAttention
     from aurora.model.swin3d import Swin3DTransformerBlock, WindowAttention
 
-    from xaurora.hooks import module_lock
+    from xaurora.run.hooks import module_lock
 
     ctx = LRPContext(rule_set(rule))
     lock = module_lock(module)

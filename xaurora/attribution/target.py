@@ -22,9 +22,9 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
-from xaurora.grid import canonical_grid
 from xaurora.grids.base import lon_in_band
 from xaurora.io.names import ATMOS_NAMES, DIM_NAMES, SURFACE_NAMES
+from xaurora.io.orientation import canonical_grid
 
 __all__ = ["Target", "box_mask", "region_mask"]
 

@@ -7,6 +7,7 @@ the canonical spatial dims, and returns ``(cell, channel)`` or ``(level, cell, c
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -88,3 +89,35 @@ class Encoder:
     def __repr__(self) -> str:
         return (f"Encoder({self.name!r}, grid={self.grid!r}, variables={self.variables}, "
                 f"history={self.history})")
+
+
+def load_encoder(spec: str):
+    """The :class:`Encoder` named by ``"package.module:attribute"`` (an Encoder, or a callable
+    returning one), as the CLI's ``--encoder`` takes it; the module must be importable.
+
+    >>> load_encoder("xaurora.encoders.base:_example").name
+    'example'
+    """
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise XauroraError(
+            f"--encoder: {spec!r} is not 'package.module:factory'. Fix: name an importable "
+            "module and an Encoder (or a function returning one) in it, e.g. mypkg.enc:make."
+        )
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise XauroraError(f"--encoder: cannot import {spec!r} ({err}). Fix: check the "
+                           "module is importable (PYTHONPATH) and defines that name.") from err
+    enc = obj if isinstance(obj, Encoder) else obj()
+    if not isinstance(enc, Encoder):
+        raise TypeError(f"--encoder: {spec!r} gave {type(enc).__name__}, not an xa.Encoder.")
+    return enc
+
+
+def _example():  # for load_encoder's example
+    import numpy as np
+
+    from xaurora.grids import HEALPix
+
+    return Encoder(np.asarray, grid=HEALPix(0), variables=("2t",), name="example")

@@ -130,12 +130,9 @@ def _label_centres(labels: xr.DataArray, name: str) -> tuple[np.ndarray, np.ndar
     if "lat" in labels.coords and "lon" in labels.coords:
         return (np.asarray(labels["lat"].values, np.float64),
                 np.asarray(labels["lon"].values, np.float64))
-    a = labels["cell_ids"].attrs
-    if a.get("grid_name") == "healpix" and "level" in a:
-        from xaurora.grids.healpix import HEALPix
-
-        g = HEALPix(int(a["level"]), str(a.get("indexing_scheme", "nested")))
-        lat, lon = g.centres(labels)
+    ids = labels.coords.get("cell_ids")
+    if ids is not None and ids.attrs.get("grid_name"):  # a grid kind that knows its cells
+        lat, lon = grid_of(labels).centres(labels)
         return lat.values, lon.values
     raise XauroraError(
         f"{name}: its cells are not this grid's cells and carry neither lat/lon coordinates nor "
@@ -144,10 +141,54 @@ def _label_centres(labels: xr.DataArray, name: str) -> tuple[np.ndarray, np.ndar
     )
 
 
+#: Grid kinds, registered by defining :meth:`LatentGrid.recognise` (the base imports none).
+_KINDS: list[type[LatentGrid]] = []
+
+
+def grid_of(da: xr.DataArray | xr.Dataset) -> LatentGrid:
+    """The latent grid of ``da``, from its dims, coords and attrs (nothing else is needed).
+
+    Each registered kind is asked in turn (lowest ``precedence`` first): ``cells`` with a
+    ``cell_ids`` coordinate whose attrs say ``grid_name="healpix"`` → ``HEALPix``; other
+    ``cells`` with ``lat``/``lon`` coordinates → ``Points`` (weights from a ``cell_weight``
+    coordinate); ``lat``/``lon`` dims → ``Patches`` (patch size from the ``patch_size`` attr).
+    """
+    for kind in sorted(_KINDS, key=lambda k: k.precedence):
+        grid = kind.recognise(da)
+        if grid is not None:
+            return grid
+    name = getattr(da, "name", None) or "array"
+    if "cells" in da.dims:
+        raise XauroraError(
+            f"{name}: has a 'cells' dim but neither HEALPix cell_ids attrs (grid_name, level, "
+            "indexing_scheme) nor lat/lon coordinates on the cells. Fix: pass the output of "
+            ".aurora.embed, or assign cell-centre lat/lon."
+        )
+    raise XauroraError(
+        f"{name}: needs 'lat' and 'lon' dims (Aurora patches) or a 'cells' dim (HEALPix, mesh) "
+        f"to find its latent grid; its dims are {tuple(da.dims)}. Fix: pass an embedding from "
+        ".aurora.embed, or rename its grid dims."
+    )
+
+
 class LatentGrid(ABC):
-    """The interface analyses use; subclasses: ``Patches``, ``HEALPix``, ``Points``."""
+    """The interface analyses use; subclasses: ``Patches``, ``HEALPix``, ``Points``.
+
+    A subclass that defines :meth:`recognise` is a grid kind :func:`grid_of` can find.
+    """
 
     kind: ClassVar[str]
+    precedence: ClassVar[int] = 100  #: order in which :func:`grid_of` asks the kinds
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "recognise" in cls.__dict__:
+            _KINDS.append(cls)
+
+    @classmethod
+    def recognise(cls, da: xr.DataArray | xr.Dataset) -> LatentGrid | None:
+        """This kind's grid of ``da`` when its dims, coords and attrs are this kind's, else None."""
+        return None
     dims: ClassVar[tuple[str, ...]]
     weighting: ClassVar[str]  #: how cells are weighted, for ``cell_methods`` attrs
 
@@ -296,7 +337,7 @@ class CellGrid(LatentGrid):
         if "cells" in labels.dims:
             lab = self._from_cells(labels, da, str(name))
         else:
-            from xaurora.grid import canonical_grid
+            from xaurora.io.orientation import canonical_grid
 
             lab = canonical_grid(labels)
             la2, lo2 = np.meshgrid(lab["lat"].values, lab["lon"].values, indexing="ij")

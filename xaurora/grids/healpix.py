@@ -32,6 +32,15 @@ class HEALPix(CellGrid):
     indexing: str = "nested"
     weighting: ClassVar[str] = "equal areas"
     kind: ClassVar[str] = "healpix"
+    precedence: ClassVar[int] = 0
+
+    @classmethod
+    def recognise(cls, da) -> HEALPix | None:
+        ids = da.coords.get("cell_ids") if "cells" in da.dims else None
+        a = ids.attrs if ids is not None else {}
+        if a.get("grid_name") == "healpix" and "level" in a:
+            return cls(int(a["level"]), str(a.get("indexing_scheme", "nested")))
+        return None
 
     def __post_init__(self) -> None:
         if int(self.level) != self.level or not 0 <= self.level <= 29:

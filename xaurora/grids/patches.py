@@ -1,6 +1,16 @@
-"""Aurora's lat–lon patch grid as a latent grid (the convention itself lives in ``xaurora.grid``).
+"""Aurora's lat–lon patch grid: how Aurora cuts a lat/lon grid into patches, and the latent grid
+of its patch centres.
+
+Aurora drops one trailing latitude row when ``n_lat % patch_size == 1`` (721 → 720 at 0.25°) and
+then cuts ``patch_size × patch_size`` pixel patches. Every module that maps between pixels and
+tokens (embed, probe labels, perturbation masks, plots) uses these functions, so the convention
+lives in one place.
 
 >>> import numpy as np
+>>> lat, lon = np.linspace(90, -90, 181), np.arange(0, 360, 1.0)
+>>> la, lo = patch_centres(lat, lon, 4)
+>>> la.size, lo.size, float(la[0]), float(lo[0])
+(45, 90, 88.5, 1.5)
 >>> g = Patches.from_input(np.linspace(90, -90, 9), np.arange(0, 360, 45.0), patch_size=4)
 >>> g.dims, g.lat.tolist(), g.lon.tolist()
 (('lat', 'lon'), [56.25, -33.75], [67.5, 247.5])
@@ -14,10 +24,79 @@ from typing import ClassVar
 import numpy as np
 import xarray as xr
 
-from xaurora import grid as _grid
 from xaurora.errors import XauroraError
 from xaurora.grids.base import LatentGrid, align_time, checked_labels
 from xaurora.io.names import LAT_ATTRS, LON_ATTRS
+from xaurora.io.orientation import canonical_grid
+
+
+def used_rows(n_lat: int, patch_size: int) -> int:
+    """Number of latitude rows Aurora uses: all, or all but the last when one is left over."""
+    rest = n_lat % patch_size
+    if rest == 0:
+        return n_lat
+    if rest == 1:
+        return n_lat - 1
+    raise XauroraError(
+        f"latitude: {n_lat} rows cannot be cut into {patch_size}-pixel patches (Aurora allows "
+        f"at most one extra row, so n_lat % {patch_size} must be 0 or 1). Fix: select or regrid "
+        f"to e.g. {n_lat - rest} or {n_lat - rest + 1} rows."
+    )
+
+
+def check_lon(n_lon: int, patch_size: int) -> None:
+    """Raise an actionable error when the longitude count is not a multiple of the patch size."""
+    if n_lon % patch_size:
+        raise XauroraError(
+            f"longitude: {n_lon} columns is not a multiple of the patch size {patch_size}. "
+            f"Fix: regrid to a multiple of {patch_size} (e.g. {n_lon - n_lon % patch_size})."
+        )
+
+
+def patch_centres(lat, lon, patch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Patch-centre latitudes and longitudes: the mean of the grid points inside each patch."""
+    lat = np.asarray(lat, dtype=np.float64)
+    lon = np.asarray(lon, dtype=np.float64)
+    h = used_rows(lat.size, patch_size)
+    check_lon(lon.size, patch_size)
+    lat_c = lat[:h].reshape(-1, patch_size).mean(axis=1)
+    lon_c = lon.reshape(-1, patch_size).mean(axis=1)
+    return lat_c, lon_c
+
+
+def patch_coords(lat, lon, patch_size: int) -> dict[str, xr.DataArray]:
+    """Patch-centre coordinates as CF-labelled DataArrays named ``lat`` and ``lon``."""
+    lat_c, lon_c = patch_centres(lat, lon, patch_size)
+    return {
+        "lat": xr.DataArray(lat_c, dims="lat", attrs=LAT_ATTRS),
+        "lon": xr.DataArray(lon_c, dims="lon", attrs=LON_ATTRS),
+    }
+
+
+def to_patches(da: xr.DataArray, patch_size: int) -> xr.DataArray:
+    """Mean of ``da`` over each patch, on the patch-centre grid.
+
+    ``da`` must use the canonical grid (dims ``lat``/``lon``, lat descending, lon in [0, 360)
+    ascending); the trailing extra row is dropped as Aurora does. Lazy input stays lazy.
+    """
+    for dim in ("lat", "lon"):
+        if dim not in da.dims:
+            raise XauroraError(
+                f"{da.name or 'array'}: needs a '{dim}' dimension to be reduced to patches; "
+                f"it has {tuple(da.dims)}. Fix: rename its grid dims to 'lat'/'lon'."
+            )
+    h = used_rows(da.sizes["lat"], patch_size)
+    check_lon(da.sizes["lon"], patch_size)
+    coords = patch_coords(da["lat"].values, da["lon"].values, patch_size)
+    out = (
+        da.isel(lat=slice(0, h))
+        .coarsen(lat=patch_size, lon=patch_size)
+        .mean()
+        .assign_coords(coords)
+    )
+    out.attrs = dict(da.attrs)
+    return out
+
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,11 +113,19 @@ class Patches(LatentGrid):
     weighting: ClassVar[str] = "cos(latitude)"
     kind: ClassVar[str] = "patches"
     dims: ClassVar[tuple[str, ...]] = ("lat", "lon")
+    precedence: ClassVar[int] = 2
+
+    @classmethod
+    def recognise(cls, da) -> Patches | None:
+        if "lat" in da.dims and "lon" in da.dims:
+            p = da.attrs.get("patch_size")
+            return cls(int(p) if p else None, da["lat"].values, da["lon"].values)
+        return None
 
     @classmethod
     def from_input(cls, lat, lon, patch_size: int) -> Patches:
         """The patch grid Aurora cuts from the input grid ``lat``/``lon``."""
-        la, lo = _grid.patch_centres(lat, lon, patch_size)
+        la, lo = patch_centres(lat, lon, patch_size)
         return cls(int(patch_size), la, lo)
 
     def coords(self) -> dict:
@@ -69,10 +156,10 @@ class Patches(LatentGrid):
 def patch_labels(labels: xr.DataArray, emb: xr.DataArray, patch_size: int | None = None,
                  what: str = "labels") -> xr.DataArray:
     """``labels`` on ``emb``'s patch grid: kept when already on it, else reduced from the input
-    grid by the mean over each patch (:func:`xaurora.grid.to_patches`); named ``labels``' name.
+    grid by the mean over each patch (:func:`to_patches`); named ``labels``' name.
     """
     name = labels.name or what
-    lab = checked_labels(_grid.canonical_grid(labels), str(name), what, ("time", "lat", "lon"),
+    lab = checked_labels(canonical_grid(labels), str(name), what, ("time", "lat", "lon"),
                          "time/lat/lon")
     e_lat, e_lon = np.sort(emb["lat"].values), np.sort(emb["lon"].values % 360)
     if not (_same(np.sort(lab["lat"].values), e_lat) and _same(lab["lon"].values, e_lon)):
@@ -80,7 +167,7 @@ def patch_labels(labels: xr.DataArray, emb: xr.DataArray, patch_size: int | None
         ok = False
         if p:
             try:
-                c_lat, c_lon = _grid.patch_centres(lab["lat"].values, lab["lon"].values, int(p))
+                c_lat, c_lon = patch_centres(lab["lat"].values, lab["lon"].values, int(p))
                 ok = _same(np.sort(c_lat), e_lat) and _same(c_lon, e_lon)
             except ValueError:
                 ok = False
@@ -91,7 +178,7 @@ def patch_labels(labels: xr.DataArray, emb: xr.DataArray, patch_size: int | None
                 f"{_input_grid_text(emb)}. Fix: regrid the labels onto the dataset that was "
                 "embedded (e.g. labels.interp_like(ds)) or onto the patch grid (emb.lat, emb.lon)."
             )
-        lab = _grid.to_patches(lab, int(p))
+        lab = to_patches(lab, int(p))
     # same values up to 1e-6 (checked above): take the embedding's order and exact coords
     lab = lab.sel(lat=emb["lat"].values, lon=emb["lon"].values % 360, method="nearest")
     lab = lab.assign_coords(lat=emb["lat"], lon=emb["lon"])

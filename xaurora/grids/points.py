@@ -30,6 +30,14 @@ class Points(CellGrid):
     weights: np.ndarray | None = field(default=None)
     weighting: ClassVar[str] = "cell_weight"
     kind: ClassVar[str] = "points"
+    precedence: ClassVar[int] = 1
+
+    @classmethod
+    def recognise(cls, da) -> Points | None:
+        if "cells" in da.dims and "lat" in da.coords and "lon" in da.coords:
+            w = da["cell_weight"].values if "cell_weight" in da.coords else None
+            return cls(da["lat"].values, da["lon"].values, w)
+        return None
 
     def __post_init__(self) -> None:
         lat = np.asarray(self.lat, dtype=np.float64).ravel()

@@ -47,19 +47,6 @@ from xaurora.io.names import (
 )
 from xaurora.io.normalisation import has_stats, levels_with_stats
 
-# Names that lived here before the checks and ``describe`` got modules of their own; other
-# modules import them from here.
-_MOVED = {"describe": "xaurora.io.description", "PROBLEM": "xaurora.io.description"}
-
-
-def __getattr__(name: str):
-    # describe imports this module: re-exported on first use, so that there is no import cycle
-    if name in _MOVED:
-        from importlib import import_module
-
-        return getattr(import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 def _one_time(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` with one of ``time``/``valid_time`` when it has both: the dimension is the time axis.
@@ -371,6 +358,11 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
             raise XauroraError(
                 "time: repeated time stamps. Fix: ds.drop_duplicates('time')."
             )
+    if "level" in cds.dims and np.any(np.diff(cds["level"].values) < 0):
+        # one order whatever the file's: Aurora's sums over levels then give the same latents to
+        # the last bit for the same data however it is stored (from 1000 hPa up differs by
+        # round-off otherwise)
+        cds = cds.sortby("level")
     _check_levels(cds, level_dim)
     cds = _load_statics(cds)
     if info is not None:
@@ -406,7 +398,7 @@ def _statics(static, info) -> xr.Dataset:
 def _assemble(ds: xr.Dataset, picked: dict, extra_coords: dict, lat_order, wrapped,
               lon_order) -> xr.Dataset:
     """The canonical Dataset from the picked variables: canonical dim order, float32, lat
-    descending, lon in [0, 360) ascending, int hPa levels, attrs with source name and units."""
+    descending, lon in [0, 360) ascending, int hPa levels ascending, attrs with source name and units."""
     dims_used = {d for var, _, _ in picked.values() for d in var.dims}
     reorder = {k: v for k, v in (("lat", lat_order), ("lon", lon_order)) if v is not None}
     variables = {}

@@ -103,7 +103,7 @@ def check_array(values: np.ndarray, dims: tuple, name: str, attrs: dict, levels=
     # (NumPy) or cascade (torch) summation keeps them accurate to far below one normalisation
     # scale; a float64 mean would first convert every value (measured 4× slower)
     if threads:
-        from xaurora.tensors import float32_tensor
+        from xaurora.io.tensors import float32_tensor
 
         sums = float32_tensor(values).reshape(shape).sum(dim=over).double().numpy()
     else:

@@ -8,7 +8,7 @@ encoder input, so it is reproduced here, step by step in the same order, with Au
 methods (``Batch.normalise``, ``Batch.crop``, the module's hooks); the result is what the
 encoder receives inside ``module(batch)``, to the bit.
 
-Splitting the pass lets the preparation run where it is cheapest: :mod:`xaurora.pipeline`
+Splitting the pass lets the preparation run where it is cheapest: :mod:`xaurora.run.prefetch`
 prepares batch k + 1 in its background thread while the encoder runs on batch k, so a model
 thread that only waits for the encoder (a GPU, native code) is not held up by ~190 small
 tensor operations per sample, nor by waking PyTorch's worker threads after each pause.
@@ -25,8 +25,8 @@ fresh tensors of several MB cost a page fault per 4 KiB page on every step.
 
 >>> import xaurora as xa, torch
 >>> from xaurora.io.canonical import canonicalize
->>> from xaurora.pipeline import BatchSource
->>> from xaurora.hooks import capture
+>>> from xaurora.run.prefetch import BatchSource
+>>> from xaurora.run.hooks import capture
 >>> model = xa.load_model("tiny")
 >>> cds = canonicalize(xa.testing.synthetic_dataset(n_times=3))
 >>> batch = BatchSource(cds, model.module, model.timestep).read(cds.time.values[1:2])
@@ -99,7 +99,7 @@ class Preparer:
     hooks (fine-tuned variants), another dtype or device than the module's, or times that do
     not follow each other by Aurora's Δ.
 
-    ``check(name, values, time)`` (e.g. :meth:`xaurora.pipeline.BatchSource.check_step`)
+    ``check(name, values, time)`` (e.g. :meth:`xaurora.run.source.BatchSource.check_step`)
     raises for a bad step of a variable (NaN, wrong units). It is fused into the
     normalisation: the mean of each normalised field (per level) is taken while the field is in
     the CPU's cache, and only a non-finite mean, or one further than
@@ -109,7 +109,7 @@ class Preparer:
 
     >>> import xaurora as xa, torch
     >>> from xaurora.io.canonical import canonicalize
-    >>> from xaurora.pipeline import BatchSource
+    >>> from xaurora.run.prefetch import BatchSource
     >>> model = xa.load_model("tiny")
     >>> cds = canonicalize(xa.testing.synthetic_dataset(n_times=4))
     >>> source = BatchSource(cds, model.module, model.timestep)
@@ -277,7 +277,7 @@ def run_encoder(module, inp: EncoderInput):
     """``module.encoder`` on a prepared input, with the lead time and autocast Aurora uses.
 
     Runs without gradients; like every pass, call it under the module's lock when hooks are
-    registered (:func:`xaurora.hooks.capture` does both).
+    registered (:func:`xaurora.run.hooks.capture` does both).
     """
     import torch
 

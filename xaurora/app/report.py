@@ -2,7 +2,7 @@
 
 :class:`_Report` collects headings, paragraphs, tables and figures and renders them to
 Markdown and to a self-contained HTML page; :func:`_f` formats numbers for its tables,
-:func:`_save` writes a figure to PNG and closes it, :func:`_box` outlines a region on a map.
+:func:`_save` writes a figure to PNG and closes it.
 Matplotlib and cartopy are imported only when a figure is saved or drawn on.
 
 >>> r = _Report("demo")
@@ -100,17 +100,3 @@ def _save(ax, path: Path) -> None:
     fig = ax.figure
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-
-def _box(ax, region, color: str = "#2166ac") -> None:
-    """Dashed outline of a (lat0, lat1, lon0, lon1) box on a map."""
-    lat0, lat1, lon0, lon1 = region
-    xs = [lon0, lon1, lon1, lon0, lon0]
-    ys = [lat0, lat0, lat1, lat1, lat0]
-    kw = {}
-    if hasattr(ax, "projection"):
-        import cartopy.crs as ccrs
-
-        kw["transform"] = ccrs.PlateCarree()
-    ax.plot(xs, ys, "--", color=color, lw=1.6, **kw)

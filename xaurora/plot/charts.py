@@ -14,7 +14,7 @@ import xarray as xr
 
 from xaurora.errors import XauroraError
 from xaurora.io.names import LAT_NAMES, LEVEL_NAMES, LON_NAMES, TIME_NAMES
-from xaurora.plotting._common import label_of
+from xaurora.plot.common import draw_box, label_of
 
 __all__ = ["pca_scatter", "perturbation_curves", "probe_table", "relevance_map",
            "vertical_profile"]
@@ -337,7 +337,7 @@ def relevance_map(rel: xr.Dataset, variable: str | None = None, level: int | Non
     >>> ax.get_title()
     'Σ|R| over all variables, levels and both input times'
     """
-    from xaurora.plotting.maps import map as map_
+    from xaurora.plot.maps import map as map_
 
     names = [variable] if variable is not None else [
         n for n, d in rel.data_vars.items()
@@ -374,9 +374,7 @@ def relevance_map(rel: xr.Dataset, variable: str | None = None, level: int | Non
     ax = map_(total, ax=ax, **map_kw)
     region = _target_box(rel.attrs) if box else None
     if region is not None:
-        from xaurora.report import _box
-
-        _box(ax, region, color="k")
+        draw_box(ax, region, color="k")
     return ax
 
 

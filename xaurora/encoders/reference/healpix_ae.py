@@ -43,9 +43,9 @@ import xarray as xr
 from torch import nn
 
 from xaurora.encoders.base import Encoder
+from xaurora.encoders.reference._fields import Fields
 from xaurora.errors import XauroraError
 from xaurora.grids import HEALPix
-from xaurora.reference._fields import Fields
 
 __all__ = ["HealpixAutoencoder", "fsae_encoder"]
 

@@ -4,11 +4,11 @@
 embedding of a batch is written, a per-time ``done`` flag is set in a second write; a run that is
 killed at any moment and started again skips the flagged steps and rewrites the others in
 place, so every time step ends up written exactly once and memory does not grow with the run.
-A layout cut short is laid out again (see :mod:`xaurora.io.writer`). A store that cannot be
+A layout cut short is laid out again (see :mod:`xaurora.io.store`). A store that cannot be
 written (a full disk) ends the command with one line naming the store, the OS error and the
 fix, and exit code 1; the steps written stay flagged, so the same command resumes.
 
->>> from xaurora.cli import build_parser
+>>> from xaurora.app.cli import build_parser
 >>> build_parser().parse_args(["info", "data.nc"]).command
 'info'
 """
@@ -16,111 +16,14 @@ fix, and exit code 1; the steps written stay flagged, so the same command resume
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 
-import numpy as np
-
-
-def open_any(path: str):
-    """Open a netCDF file or zarr store lazily."""
-    import xarray as xr
-
-    from xaurora.io.names import TIME_NAMES
-
-    if not os.path.exists(path):
-        raise SystemExit(f"xaurora: {path!r} does not exist.")
-    if path.rstrip("/").endswith(".zarr") or os.path.isdir(path):
-        return xr.open_zarr(path)
-    with xr.open_dataset(path) as probe:  # one time step per chunk: stream, never load all
-        tdims = [d for d in probe.dims if d in TIME_NAMES]
-    return xr.open_dataset(path, chunks={d: 1 for d in tdims})
-
-
-def _iso(t) -> str:
-    """A time as ISO 8601 to the minute (``2020-01-01T06:00``)."""
-    return str(np.datetime_as_string(np.datetime64(t, "m"), unit="m"))
-
-
-def _hours(td) -> str:
-    """A lead or step as hours (``6 h``)."""
-    return f"{td.total_seconds() / 3600:g} h"
-
-
-def _store_matches(store, attrs: dict, times: np.ndarray) -> bool:
-    """Whether ``store`` is a finished layout of this run (``attrs``, ``times``)."""
-    from xaurora.io.writer import is_laid_out
-
-    old = is_laid_out(store)
-    if old is None:  # unreadable, or its layout was cut short: laid out afresh
-        return False
-    same = all(str(old.attrs.get(k)) == str(v) for k, v in attrs.items())
-    return same and np.array_equal(old["time"].values.astype("datetime64[ns]"), times)
-
-
-def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: str | None = None,
-                  layer: str = "encoder", start: str | None = None, end: str | None = None,
-                  batch_size: int | str = "auto", device: str | None = None,
-                  static: str | None = None, seed: int = 0, progress: bool = True,
-                  random_weights: bool = False, check_values: bool = True,
-                  steps: int = 1) -> str:
-    """Stream embeddings of ``src`` into ``store``, resuming an interrupted run.
-
-    ``steps > 1`` writes the layer during each rollout step (a ``lead_time`` dim).
-    """
-    import dask.array as dsa
-    import xarray as xr
-
-    from xaurora.batch import select_times
-    from xaurora.embedding import iter_embeddings, layer_layout, to_dataarray
-    from xaurora.io.canonical import canonicalize, warn_grid
-    from xaurora.io.writer import RegionWriter, done_flags, lay_out
-    from xaurora.models import load_model
-
-    model = load_model(model_name, checkpoint=checkpoint, device=device, seed=seed,
-                       random_weights=random_weights)
-    cds = canonicalize(open_any(src), static=static, info=model.info, check_values=check_values)
-    warn_grid(cds, model)
-    times = select_times(cds, model.timestep, slice(start, end) if start or end else None)
-    layout = layer_layout(cds, model, layer)
-    shape = (times.size, *((steps,) if steps > 1 else ()), len(layout.levels), layout.lat.size,
-             layout.lon.size, layout.n_channel)
-    template = to_dataarray(dsa.zeros(shape, chunks=(1, *shape[1:]), dtype=np.float32), layout,
-                            times, model, layer, cds, steps)
-    key = {"model": model.name, "model_weights": template.attrs["model_weights"], "layer": layer,
-           "source": os.path.abspath(src), "rollout_steps": int(steps)}
-    if not _store_matches(store, key, times):
-        lay_out(xr.Dataset(
-            {"embedding": template,
-             "done": ("time", dsa.zeros(times.size, chunks=1, dtype=np.int8))},
-            attrs=key,
-        ), store)
-    done = done_flags(store)
-    todo = np.flatnonzero(~done)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=times.size, initial=int(done.sum()), unit="step", desc="embed")
-        if todo.size:
-            bar.write(f"embedding {todo.size} of {times.size} analysis times, "
-                      f"{_iso(times[todo[0]])} … {_iso(times[todo[-1]])}, step "
-                      f"{_hours(model.timestep)}", file=sys.stderr)
-    # read, check and assemble the next batch while the model runs (xaurora.pipeline);
-    # closing the loop stops that thread, also on Ctrl-C or an error while writing
-    # and write batch k while the model runs on batch k + 1 (xaurora.io.writer)
-    it = iter_embeddings(cds, times[todo], model, layer, batch_size, check_values=check_values,
-                         steps=steps)
-    with contextlib.closing(it), RegionWriter(store) as writer:
-        for sl, values, _ in it:
-            writer.put(todo[sl], values)
-            if bar is not None:
-                bar.update(len(todo[sl]))
-    if bar is not None:
-        bar.close()
-    return store
-
+from xaurora.app.demo import run_demo
+from xaurora.app.describe import PROBLEM, describe
+from xaurora.io.store import StoreWriteError, done_flags, open_any
+from xaurora.models.registry import get_info
+from xaurora.results.stores import embed_to_zarr, encoder_to_zarr
 
 _FMT = argparse.ArgumentDefaultsHelpFormatter
 def _batch_size(text: str) -> int | str:
@@ -197,8 +100,6 @@ def _missing_paths(args) -> list[str]:
 
 
 def _steps_written(store: str) -> tuple[int, int] | None:
-    from xaurora.io.writer import done_flags
-
     try:
         done = done_flags(store)
     except Exception:  # noqa: BLE001 - no store yet
@@ -236,28 +137,20 @@ def main(argv: list[str] | None = None) -> int:
              "the random-weights control (the small 'tiny' architecture unless --model is "
              "given).")
         return 2
-    from xaurora.io.writer import StoreWriteError
-
     try:
         if args.command == "info":
-            from xaurora.io.canonical import PROBLEM, describe
-
             text = describe(open_any(args.input), static=args.static,
                             timestep_hours=args.timestep_hours, model=args.model,
                             check_times=args.check_times or None)
             print(text)
             return 1 if PROBLEM in text else 0
         elif args.command == "embed" and args.encoder:
-            from xaurora.encoders.streaming import encoder_to_zarr
-
             out = encoder_to_zarr(args.input, args.output, args.encoder, args.start, args.end,
                                   args.static, progress=not args.no_progress)
             print(f"embeddings written to {out}")
         elif args.command == "embed":
             return _embed(args)
         elif args.command == "demo":
-            from xaurora.demo import run_demo
-
             out = run_demo(args.out, fast=args.fast, model=args.model,
                            checkpoint=args.checkpoint, data=args.data, static=args.static,
                            seed=args.seed)
@@ -275,8 +168,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _embed(args) -> int:
-    from xaurora.models.registry import get_info
-
     name = args.model or "tiny"
     info = get_info(name)
     random = args.random_weights or (info.checkpoint is None and args.checkpoint is None)

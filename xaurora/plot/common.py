@@ -181,3 +181,17 @@ def lsm_field(lsm: Any = None) -> xr.DataArray:
 def is_geoaxes(ax: Any) -> bool:
     """Whether ``ax`` is a cartopy GeoAxes (has a map projection)."""
     return hasattr(ax, "projection") and hasattr(ax, "set_extent")
+
+
+def draw_box(ax, region, color: str = "#2166ac") -> None:
+    """Dashed outline of a (lat0, lat1, lon0, lon1) box on a map."""
+    lat0, lat1, lon0, lon1 = region
+    xs = [lon0, lon1, lon1, lon0, lon0]
+    ys = [lat0, lat0, lat1, lat1, lat0]
+    kw = {}
+    if hasattr(ax, "projection"):
+        import cartopy.crs as ccrs  # heavy: only for map axes
+
+        kw["transform"] = ccrs.PlateCarree()
+    ax.plot(xs, ys, "--", color=color, lw=1.6, **kw)
+

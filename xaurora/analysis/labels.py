@@ -26,8 +26,8 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
-from xaurora.grid import canonical_grid
 from xaurora.io.names import CELL_DIM, LAT_NAMES, LON_NAMES, find_land_sea_mask
+from xaurora.io.orientation import canonical_grid
 
 __all__ = ["canonical_grid", "exceeds", "exceeds_quantile", "land_sea"]
 

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from xaurora.batch import batch_slices, make_batch, select_times
 from xaurora.errors import XauroraError
 from xaurora.io.canonical import canonicalize, check_read, uncanonicalize, warn_grid
+from xaurora.run.source import make_batch
+from xaurora.run.times import batch_slices, select_times
 
 
 def _arrays(pred) -> dict[str, np.ndarray]:
@@ -27,9 +28,9 @@ def _arrays(pred) -> dict[str, np.ndarray]:
 def rollout_arrays(module, batch, steps: int, edits=None) -> list[dict[str, np.ndarray]]:
     """Run ``steps`` autoregressive steps; per step a dict of (B, [C,] H', W') arrays.
 
-    Runs under the module's lock (:mod:`xaurora.hooks`), with ``edits`` applied in every step.
+    Runs under the module's lock (:mod:`xaurora.run.hooks`), with ``edits`` applied in every step.
     """
-    from xaurora.hooks import rollout_pass
+    from xaurora.run.hooks import rollout_pass
 
     return rollout_pass(module, batch, steps, edits=edits, on_pred=_arrays)[0]
 
@@ -55,7 +56,7 @@ def forecast(ds: xr.Dataset, model, steps: int = 1, static=None, time=None,
     if steps < 1:
         raise XauroraError(f"steps: must be ≥ 1, got {steps}.")
     if edit is not None:
-        from xaurora.edit import as_edits
+        from xaurora.run.edit import as_edits
 
         edit = as_edits(edit)
     # loaded whole: checked after loading (canonicalize leaves Dask values to their reader)
@@ -92,8 +93,8 @@ def forecast(ds: xr.Dataset, model, steps: int = 1, static=None, time=None,
     out.attrs = {**model.provenance(), "timestep_hours": model.timestep.total_seconds() / 3600,
                  "check_values": int(check_values)}
     if edit:
-        from xaurora.edit import describe
+        from xaurora.run.edit import edit_text
 
-        out.attrs["edit"] = describe(edit)
+        out.attrs["edit"] = edit_text(edit)
     return out
 

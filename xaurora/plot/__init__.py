@@ -25,16 +25,16 @@ data on disk, coastlines are drawn from a land–sea mask (see :func:`draw_coast
 
 from __future__ import annotations
 
-from xaurora.plotting._common import color_limits, natural_earth_available
-from xaurora.plotting.autoencoder import reconstruction_curve
-from xaurora.plotting.charts import (
+from xaurora.plot.autoencoder import reconstruction_curve
+from xaurora.plot.charts import (
     pca_scatter,
     perturbation_curves,
     probe_table,
     relevance_map,
     vertical_profile,
 )
-from xaurora.plotting.maps import draw_coastlines, map
+from xaurora.plot.common import color_limits, natural_earth_available
+from xaurora.plot.maps import draw_coastlines, map
 
 __all__ = [
     "color_limits",

@@ -51,7 +51,7 @@ class Edit:
     def __dask_tokenize__(self):
         from dask.base import tokenize
 
-        return ("xaurora.edit", self.kind, self.layer, self.alpha,
+        return ("xaurora.run.edit", self.kind, self.layer, self.alpha,
                 tokenize(self.direction, self.source, self.where))
 
     def describe(self) -> str:
@@ -136,7 +136,7 @@ class EditContext:
     def layout(self, shape: tuple, layer: str):
         """The token layout of a ``(B, L', D)`` output (as ``embed`` lays it out)."""
         if shape not in self._layouts:
-            from xaurora.embedding import tokens_layout
+            from xaurora.run.layout import tokens_layout
 
             self._layouts[shape] = tokens_layout(shape, self.batch_size, self.lat, self.lon,
                                                  self.latent_levels, layer)
@@ -145,7 +145,7 @@ class EditContext:
 
 def edit_context(module, batch) -> EditContext:
     """The :class:`EditContext` of a (physical or normalised) ``aurora.Batch`` for ``module``."""
-    from xaurora.grid import patch_centres
+    from xaurora.grids.patches import patch_centres
 
     md = batch.metadata
     lat, lon = patch_centres(md.lat.cpu().numpy(), md.lon.cpu().numpy() % 360,
@@ -162,14 +162,14 @@ def token_mask(where: xr.DataArray, layout) -> np.ndarray:
     longitude convention). Grids of other kinds (cells) add their branch here.
 
     >>> import numpy as np, xarray as xr
-    >>> from xaurora.embedding import Layout
+    >>> from xaurora.results.embedding import Layout
     >>> lay = Layout(["surface", "latent_1"], np.array([45.0, -45.0]), np.array([90.0, 270.0]), 3)
     >>> w = xr.DataArray([[True, False], [False, False]], dims=("lat", "lon"),
     ...                  coords={"lat": [45.0, -45.0], "lon": [90.0, -90.0]})
     >>> token_mask(w, lay).sum(axis=(1, 2)).tolist()
     [1, 1]
     """
-    from xaurora.grid import canonical_grid
+    from xaurora.io.orientation import canonical_grid
 
     if not isinstance(where, xr.DataArray) or where.dtype != bool:
         raise XauroraError("where: must be a boolean xr.DataArray on the layer's grid (lat/lon "
@@ -268,7 +268,7 @@ def as_edits(edit) -> list[Edit]:
     return edits
 
 
-def describe(edit) -> str:
+def edit_text(edit) -> str:
     """Text for attrs: the edits in order, ``"none"`` without edits."""
     edits = as_edits(edit)
     return "; ".join(e.describe() for e in edits) if edits else "none"

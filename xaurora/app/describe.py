@@ -82,7 +82,7 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
     lat, lon = cds["lat"].values, cds["lon"].values
     head.append(f"  lat {lat.size} rows {lat[0]:g} → {lat[-1]:g} (descending after reading)")
     head.append(f"  lon {lon.size} cols {lon[0]:g} → {lon[-1]:g} (wrapped to [0, 360))")
-    from xaurora.grid import patch_centres
+    from xaurora.grids.patches import patch_centres
 
     sizes = (4, 10, 3) if info is None else (info.patch_size,)
     for p in sizes:
@@ -100,7 +100,7 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
     if "level" in cds.dims:
         head.append(f"Levels (hPa): {cds['level'].values.tolist()}")
     if "time" in cds.dims:
-        from xaurora.batch import analysis_times
+        from xaurora.run.times import analysis_times
 
         t = cds["time"].values
         at = analysis_times(cds, np.timedelta64(int(timestep_hours * 3600), "s"), strict=False)

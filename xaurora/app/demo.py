@@ -9,7 +9,7 @@ perturbation test. Figures (PNG), ``report.md``, ``report.html`` and ``results.j
 The ``tiny`` model has random weights: its numbers show that the machinery works and what a
 control looks like, not what Aurora has learned.
 
->>> from xaurora.demo import run_demo                       # doctest: +SKIP
+>>> from xaurora.app.demo import run_demo                       # doctest: +SKIP
 >>> out = run_demo("xaurora-demo", fast=True)               # doctest: +SKIP
 >>> sorted(p.name for p in out.glob("*.png"))[:2]           # doctest: +SKIP
 ['fig1_pca_season.png', 'fig2_probe_table.png']
@@ -28,10 +28,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from xaurora.attribution.target import box_mask
+from xaurora import plot
+from xaurora.analysis.labels import land_sea
+from xaurora.app.report import _f, _Report, _save
+from xaurora.attribution.target import Target, box_mask
 from xaurora.errors import XauroraError
 from xaurora.io.names import TIME_NAMES
-from xaurora.report import _box, _f, _Report, _save
+from xaurora.models import load_model
+from xaurora.plot.common import draw_box
 
 __all__ = ["DEMO_REGION", "DEMO_SPLIT", "run_demo"]
 
@@ -171,8 +175,6 @@ def run_demo(
     """
     import matplotlib
 
-    import xaurora as xa
-    from xaurora import plot
 
     settings = FAST if fast else FULL
     out = Path(out_dir)
@@ -181,7 +183,7 @@ def run_demo(
     results: dict[str, Any] = {"settings": settings.__dict__.copy(), "model": model}
 
     raw = None if data is None else _open_data(data)  # fail on a bad path before loading
-    aurora_model = xa.load_model(model, checkpoint=checkpoint, seed=seed)
+    aurora_model = load_model(model, checkpoint=checkpoint, seed=seed)
     timestep = pd.Timedelta(aurora_model.timestep)
     say("model", f"loaded model {aurora_model.name!r} (patch {aurora_model.patch_size}, "
         f"step {timestep.total_seconds() / 3600:g} h, "
@@ -199,15 +201,14 @@ def run_demo(
                        "first": str(times[0]), "last": str(times[-1])}
     say("data", f"data: {source}; {len(times)} analysis times")
     with matplotlib.rc_context({"figure.max_open_warning": 0}):
-        _run(ds, times, timestep, aurora_model, static, settings, out, say, results, seed, xa,
-             plot)
+        _run(ds, times, timestep, aurora_model, static, settings, out, say, results, seed)
     results["timings_s"] = say.timings
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
     say("report", f"wrote {out / 'report.md'}, report.html, results.json and 6 figures")
     return out
 
 
-def _run(ds, times, timestep, model, static, settings, out, say, results, seed, xa, plot):
+def _run(ds, times, timestep, model, static, settings, out, say, results, seed):
     report = _Report("xaurora demo report")
     report.p(
         f"Model `{model.name}` ({model.provenance()['model_weights']}) on "
@@ -241,7 +242,7 @@ def _run(ds, times, timestep, model, static, settings, out, say, results, seed, 
     step = max(1, len(times) // settings.n_probe_times)
     probe_times = times[::step][: settings.n_probe_times]
     ds_probe = _subset(ds, probe_times, timestep)
-    labels = xa.labels.land_sea(ds if static is None else static)
+    labels = land_sea(ds if static is None else static)
     table = ds_probe.aurora.probe_layers(model, labels, split=DEMO_SPLIT, static=static, seed=seed)
     say("probe_layers", "land-sea probe on inputs/encoder/backbone, trained vs random weights")
     ax = plot.probe_table(table, "balanced_accuracy")
@@ -252,7 +253,7 @@ def _run(ds, times, timestep, model, static, settings, out, say, results, seed, 
     ax = plot.map(err, projection="PlateCarree", cmap="Reds", vmin=0, vmax=1,
                   title="land–sea probe errors, encoder (dashed: test band 300–360° E)",
                   lsm=ds if static is None else static)
-    _box(ax, (-90.0, 90.0, DEMO_SPLIT[1], DEMO_SPLIT[2] - 0.01), color="k")
+    draw_box(ax, (-90.0, 90.0, DEMO_SPLIT[1], DEMO_SPLIT[2] - 0.01), color="k")
     _save(ax, out / FIGURES["probe_map"])
     say("probe", f"probe error map: test balanced accuracy {float(res.balanced_accuracy):.3f}")
     bal = table["balanced_accuracy"]
@@ -317,7 +318,7 @@ def _run(ds, times, timestep, model, static, settings, out, say, results, seed, 
     report.fig(FIGURES["probe_map"], "Where the encoder probe errs, test patches only.")
 
     # 3. relevance ----------------------------------------------------------------------------
-    target = xa.Target("msl", region=DEMO_REGION)
+    target = Target("msl", region=DEMO_REGION)
     t0 = times[0]
     rel = ds.aurora.relevance(model, target, time=t0, method="lrp", static=static)
     a = rel.attrs

@@ -1,18 +1,18 @@
-"""From a canonical Dataset to ``aurora.Batch``: history pairs and batching.
+"""Which times a model can run at: history pairs found by time value, and batches of them.
 
-One way to build a Batch, shared by ``embed``, ``forecast``, ``relevance`` and the perturbation
-test. History pairs are found by time *value* (t and t − timestep), so hourly or irregular data
-works and times without their previous step are skipped.
+Aurora reads two steps, t − Δ and t. Pairs are found by time *value*, so hourly or irregular
+data works and a time without its previous step is skipped.
 
 >>> import xaurora as xa, numpy as np
 >>> cds = xa.canonicalize(xa.testing.synthetic_dataset(n_times=3))
 >>> analysis_times(cds, np.timedelta64(6, "h")).size
 2
+>>> batch_slices(5, 2)
+[slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 
 import numpy as np
@@ -24,8 +24,8 @@ from xaurora.errors import XauroraError
 
 def _td64(step) -> np.timedelta64:
     if isinstance(step, timedelta):
-        return np.timedelta64(int(step.total_seconds()), "s")
-    return np.timedelta64(step)
+        step = np.timedelta64(int(step.total_seconds()), "s")
+    return np.timedelta64(step).astype("timedelta64[ns]")
 
 
 def analysis_times(cds: xr.Dataset, timestep, strict: bool = True) -> np.ndarray:
@@ -68,33 +68,6 @@ def select_times(cds: xr.Dataset, timestep, time=None) -> np.ndarray:
     if out.size == 0:
         raise XauroraError(f"time: no usable analysis time in {time}. Fix: widen the selection.")
     return out
-
-
-def make_batch(cds: xr.Dataset, times: Sequence, module, timestep=None, copy: bool = True):
-    """An ``aurora.Batch`` for analysis times ``times`` (history t − Δ, t) in physical units.
-
-    ``module`` is the ``aurora.Aurora`` (its variable lists and timestep are used). The tensors
-    own their memory; ``copy=False`` may share it with ``cds`` and between tensors (only for
-    read-only use, such as passing the Batch straight to ``module(batch)``, which never edits
-    its input). Built by :class:`xaurora.pipeline.BatchSource`, the one Batch builder.
-    """
-    import torch
-    from aurora import Batch
-
-    from xaurora.pipeline import BatchSource
-
-    step = timestep if timestep is not None else module.timestep
-    batch = BatchSource(cds, module, step).read(times)
-    if not copy:
-        return batch
-
-    def own(x):  # overlapping history views become separate, contiguous memory
-        return x.clone(memory_format=torch.contiguous_format)
-
-    return Batch(surf_vars={k: own(v) for k, v in batch.surf_vars.items()},
-                 static_vars={k: own(v) for k, v in batch.static_vars.items()},
-                 atmos_vars={k: own(v) for k, v in batch.atmos_vars.items()},
-                 metadata=batch.metadata)
 
 
 def batch_slices(n: int, batch_size: int) -> list[slice]:

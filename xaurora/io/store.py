@@ -9,7 +9,7 @@ consecutive steps is written with one assignment into the zarr array (opened onc
 the store each time), and its ``done`` flags only after its values, so a run killed at any
 moment leaves only finished steps flagged.
 
-A plain thread and a bounded queue, as in :mod:`xaurora.pipeline`: writing is I/O and
+A plain thread and a bounded queue, as in :mod:`xaurora.run.prefetch`: writing is I/O and
 compression, which release the GIL. An error in the thread is raised in the caller (at the
 next :meth:`RegionWriter.put` or at the end), and leaving the ``with`` block waits until what
 was handed over is written. An :class:`OSError` of the store (a full disk) is raised as a
@@ -34,10 +34,14 @@ coordinates that were never written. :func:`done_flags` reads the flags, a flag 
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 
 import numpy as np
+import xarray as xr
+
+from xaurora.io.names import TIME_NAMES
 
 #: Name of the writing thread (tests look for it).
 THREAD_NAME = "xaurora-writer"
@@ -100,8 +104,6 @@ def _zero_unfilled(store, dataset) -> None:
 
 def is_laid_out(store):
     """``store`` opened with xarray if :func:`lay_out` finished it (else None)."""
-    import xarray as xr
-
     try:  # consolidated only: without the consolidated metadata the layout was cut short
         ds = xr.open_zarr(store, consolidated=True)
     except Exception:  # noqa: BLE001 - anything unreadable is laid out afresh
@@ -223,3 +225,31 @@ class RegionWriter:
             self.close()
         except BaseException:  # noqa: BLE001, S110 - the caller's exception is the one to see
             pass
+
+
+def open_any(path: str):
+    """Open a netCDF file or zarr store lazily."""
+    if not os.path.exists(path):
+        raise SystemExit(f"xaurora: {path!r} does not exist.")
+    if path.rstrip("/").endswith(".zarr") or os.path.isdir(path):
+        return xr.open_zarr(path)
+    with xr.open_dataset(path) as probe:  # one time step per chunk: stream, never load all
+        tdims = [d for d in probe.dims if d in TIME_NAMES]
+    return xr.open_dataset(path, chunks={d: 1 for d in tdims})
+
+
+def prepare_run(store, template, attrs: dict) -> np.ndarray:
+    """The done flags of ``store`` for a run whose result is ``template`` (a lazy DataArray with
+    a ``time`` dim), laid out first unless ``store`` is a finished layout of this very run
+    (the same ``attrs`` and times): a store from another run, or one whose layout was cut short,
+    is laid out afresh; a finished one is resumed."""
+    import dask.array as dsa  # heavy: only when a run starts
+
+    times = template["time"].values.astype("datetime64[ns]")
+    old = is_laid_out(store)
+    same = old is not None and all(str(old.attrs.get(k)) == str(v) for k, v in attrs.items())
+    if not (same and np.array_equal(old["time"].values.astype("datetime64[ns]"), times)):
+        lay_out(xr.Dataset({"embedding": template,
+                            "done": ("time", dsa.zeros(times.size, chunks=1, dtype=np.int8))},
+                           attrs=attrs), store)
+    return done_flags(store)

@@ -17,9 +17,9 @@ torch.
 (192, True)
 """
 
-from xaurora.reference.healpix_ae import HealpixAutoencoder, fsae_encoder
-from xaurora.reference.icosphere import icosphere, icosphere_grid
-from xaurora.reference.mesh_ae import MeshAutoencoder, appa_encoder
+from xaurora.encoders.reference.healpix_ae import HealpixAutoencoder, fsae_encoder
+from xaurora.encoders.reference.icosphere import icosphere, icosphere_grid
+from xaurora.encoders.reference.mesh_ae import MeshAutoencoder, appa_encoder
 
 __all__ = ["HealpixAutoencoder", "MeshAutoencoder", "appa_encoder", "fsae_encoder", "icosphere",
            "icosphere_grid"]

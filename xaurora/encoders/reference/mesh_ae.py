@@ -11,7 +11,7 @@ for tests, docs and the demo — not its architecture or weights. Every input fi
 * the decoder gives each grid point the distance-weighted mix of its three nearest nodes'
   features, a residual MLP and a projection back to the fields.
 
-As for :mod:`xaurora.reference.healpix_ae`, the random weights sit around a near-identity
+As for :mod:`xaurora.encoders.reference.healpix_ae`, the random weights sit around a near-identity
 value path, so the untrained model reconstructs a smoothed field. Nearest neighbours come
 from ``scipy.spatial.cKDTree`` on unit vectors.
 
@@ -40,10 +40,10 @@ import xarray as xr
 from torch import nn
 
 from xaurora.encoders.base import Encoder
+from xaurora.encoders.reference._fields import Fields
+from xaurora.encoders.reference.healpix_ae import near_identity_, small_mlp
+from xaurora.encoders.reference.icosphere import icosphere, icosphere_grid, lat_lon_to_xyz
 from xaurora.errors import XauroraError
-from xaurora.reference._fields import Fields
-from xaurora.reference.healpix_ae import near_identity_, small_mlp
-from xaurora.reference.icosphere import icosphere, icosphere_grid, lat_lon_to_xyz
 
 __all__ = ["MeshAutoencoder", "appa_encoder"]
 
@@ -177,14 +177,14 @@ def appa_encoder(
         lat, lon: the data's grid (1-D, degrees; any order or longitude convention — the
             encoder works on the canonical grid, latitude descending, longitude in [0, 360)).
         subdivisions: icosphere refinement: ``10·4^s + 2`` mesh nodes
-            (``xaurora.reference.icosphere_grid(s)`` is the latent grid).
+            (``xaurora.encoders.reference.icosphere_grid(s)`` is the latent grid).
         channels: latent channels per node (Appa: 256).
         variables, pressure_levels, history, timestep: the input, as for
-            :func:`~xaurora.reference.fsae_encoder`.
+            :func:`~xaurora.encoders.reference.fsae_encoder`.
         hidden: features per point inside the network (at least the number of fields).
         neighbours: grid points each node attends over (default: about twice the grid points
             per node, at least 4).
-        seed, noise, name: as for :func:`~xaurora.reference.fsae_encoder`.
+        seed, noise, name: as for :func:`~xaurora.encoders.reference.fsae_encoder`.
     """
     lat = np.sort(np.asarray(lat, np.float64).ravel())[::-1].copy()
     lon = np.sort(np.mod(np.asarray(lon, np.float64).ravel(), 360.0))

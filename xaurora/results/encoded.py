@@ -147,7 +147,7 @@ def embed_encoder(ds: xr.Dataset, enc, layer: str = "encoder", static=None, time
 
     from functools import partial
 
-    from xaurora.lazy import time_blocks
+    from xaurora.run.lazy import time_blocks
 
     first = _as_array(enc.encode(_zeros_like(cds, enc, times[0])), enc, times[0])
     back = [k * _step(enc) for k in range(1, int(enc.history))]

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
-from xaurora.plotting._common import (
+from xaurora.plot.common import (
     color_limits,
     edges,
     grid_dims,

@@ -121,8 +121,8 @@ def edit_hooks(module, edits, batch) -> list[tuple[object, Callable]]:
     """Forward hooks that apply ``edits`` (``xa.edit`` objects) on the grid of ``batch``."""
     if not edits:
         return []
-    from xaurora.edit import as_edits, edit_context
     from xaurora.models.forward import EncoderInput
+    from xaurora.run.edit import as_edits, edit_context
 
     edits = as_edits(edits)
     # a prepared encoder input is cropped to whole patches: the same patch centres

@@ -1,1 +1,0 @@
-"""Plot implementations behind :mod:`xaurora.plot` (maps in ``maps``, charts in ``charts``)."""

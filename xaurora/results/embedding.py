@@ -1,0 +1,189 @@
+""""""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from xaurora.errors import XauroraError
+from xaurora.io.canonical import canonicalize, check_read, is_lazy, warn_grid
+from xaurora.io.names import LAT_ATTRS, LON_ATTRS
+from xaurora.run.hooks import capture
+from xaurora.run.layout import Layout, input_features
+from xaurora.run.sizing import rel_diff
+from xaurora.run.source import BatchSource
+from xaurora.run.times import select_times
+from xaurora.run.tokens import embed_values, layer_layout
+
+
+def autocast_attrs(cds, times, model, layer: str, lazy: bool) -> dict:
+    """How far ``autocast=True`` (bfloat16) moves the layer from float32, on one sample.
+
+    The reference sample is the first analysis time; on lazy input (nothing may be read before
+    compute) it is a synthetic sample on the same grid and levels.
+    """
+    if lazy:
+        from xaurora.io.canonical import canonicalize
+        from xaurora.sample.synthetic import synthetic_dataset
+
+        levels = tuple(int(x) for x in cds["level"].values) if "level" in cds.dims else ()
+        ref = synthetic_dataset(n_lat=cds.sizes["lat"], n_lon=cds.sizes["lon"], n_times=2,
+                                levels=levels, freq=f"{int(model.timestep.total_seconds())}s")
+        ref = canonicalize(ref).assign_coords(lat=cds["lat"].values, lon=cds["lon"].values)
+        cds, times, what = ref, ref["time"].values[1:], "synthetic sample on the same grid"
+    else:
+        what = f"first analysis time {str(np.asarray(times)[0])[:16]}"
+    batch = BatchSource(cds, model.module, model.timestep).read(np.asarray(times)[:1])
+
+    def run(bf16):
+        out = capture(model.module, batch, layer, autocast=bf16)
+        if layer == "inputs":
+            return input_features(out, model.patch_size)[0]
+        return out.float().cpu().numpy()
+
+    return {"autocast": "bfloat16",
+            "autocast_rel_diff": rel_diff(run(True), run(False)),
+            "autocast_reference": what}
+
+
+def to_dataarray(values, layout: Layout, times, model, layer: str, cds, steps: int = 1,
+                 edit=None) -> xr.DataArray:
+    """Label a (time, level, lat, lon, channel) array (NumPy or Dask) as an embedding.
+
+    With ``steps > 1`` the array has a ``lead_time`` dim after ``time`` (0, Δ, …).
+    """
+    from xaurora.version import __version__
+
+    coords = {
+        "time": ("time", np.asarray(times, dtype="datetime64[ns]"), {"standard_name": "time"}),
+        "level": ("level", np.array(layout.levels, dtype=str)),
+        "lat": ("lat", layout.lat, LAT_ATTRS),
+        "lon": ("lon", layout.lon, LON_ATTRS),
+        "channel": ("channel", np.arange(layout.n_channel)),
+    }
+    if layout.channel_coords:
+        coords.update(layout.channel_coords)
+    lat, lon = cds["lat"].values, cds["lon"].values
+    attrs = {
+        "long_name": f"Aurora {layer} embedding",
+        "units": "1",
+        **model.provenance(),
+        "layer": layer,
+        "patch_size": int(model.patch_size),
+        "xaurora_version": __version__,
+        "grid_lat_first": float(lat[0]),
+        "grid_lat_last": float(lat[-1]),
+        "grid_n_lat": int(lat.size),
+        "grid_lon_first": float(lon[0]),
+        "grid_n_lon": int(lon.size),
+    }
+    dims: tuple[str, ...] = ("time", "level", "lat", "lon", "channel")
+    if edit:
+        from xaurora.run.edit import edit_text
+
+        attrs["edit"] = edit_text(edit)
+    if steps > 1:
+        dims = ("time", "lead_time", *dims[1:])
+        coords["lead_time"] = ("lead_time", np.array([model.timestep * i for i in range(steps)],
+                                                     dtype="timedelta64[ns]"))
+        attrs["rollout_steps"] = int(steps)
+    return xr.DataArray(values, dims=dims, coords=coords, name="embedding", attrs=attrs)
+
+
+def _embed_block(sub: xr.Dataset, times, model, layer, batch_size, autocast,
+                 check_values: bool = True, edit=None, steps: int = 1) -> np.ndarray:
+    # value checks deferred to compute time on lazy input: one pass over the block's data
+    return embed_values(sub, times, model, layer, batch_size, autocast,
+                        check_values=check_values, edit=edit, steps=steps)[0]
+
+
+def embed(
+    ds: xr.Dataset,
+    model,
+    layer: str = "encoder",
+    static=None,
+    batch_size: int | str = 1,
+    device: str | None = None,
+    autocast: bool = False,
+    time=None,
+    progress: bool = False,
+    check_values: bool = True,
+    edit=None,
+    steps: int = 1,
+) -> xr.DataArray:
+    """Embeddings of ``ds`` by ``model`` at ``layer``.
+
+    ``time`` restricts the analysis times (a value, list or slice). ``autocast=True`` runs in
+    bfloat16 (meant for GPUs) and says in attrs how much that moves the values from float32 on
+    one sample (``autocast_rel_diff``, ``autocast_reference``). ``device`` moves the model
+    first. ``batch_size="auto"`` picks the largest batch that fits the device. The next batch
+    is prepared in a background thread while the model runs. The unit and NaN checks cover the
+    time steps the model reads (t − Δ and t of each analysis time) and the statics: before the
+    model on in-memory input, and each step as it is read on lazy input (at compute time), with
+    a mean per step and level for the units. ``check_values=False`` skips them (for
+    deliberately unusual inputs), and attrs ``check_values`` says whether they ran (1) or not
+    (0). A trained model on another grid
+    than its training grid warns (:class:`xaurora.io.canonical.GridWarning`). ``edit``
+    (``xa.edit`` objects) acts inside the pass; the value captured at ``layer`` is after any
+    edit at ``layer``.
+    ``steps=N`` gives the layer during each of N steps of Aurora's rollout, with a ``lead_time``
+    dim (0, Δ, …, (N−1)Δ); step k's input pairs the previous input with its prediction.
+
+    >>> import xaurora as xa
+    >>> ds = xa.testing.synthetic_dataset(n_times=2)
+    >>> xa.embed(ds, xa.load_model("tiny"), layer="inputs").level.values.tolist()
+    ['inputs']
+    """
+    from xaurora.encoders.base import Encoder
+
+    if isinstance(model, Encoder):  # other encoders, other grids: one door
+        from xaurora.results.encoded import embed_encoder
+
+        if edit is not None or int(steps) != 1:
+            raise XauroraError(
+                f"{model.name}: edit= and steps= act on the layers of an Aurora model; an "
+                f"xa.Encoder is one opaque function. Fix: use an Aurora model (xa.load_model or "
+                f"xa.from_module), or edit the latents after embedding."
+            )
+
+        return embed_encoder(ds, model, layer=layer, static=static, time=time, progress=progress)
+    if int(steps) < 1:
+        raise XauroraError(f"steps: must be ≥ 1, got {steps}.")
+    steps = int(steps)
+    if edit is not None:
+        from xaurora.run.edit import as_edits
+
+        edit = as_edits(edit)
+    if device is not None:
+        model.module.to(device)
+    cds = canonicalize(ds, static=static, info=model.info, check_values=False)
+    warn_grid(cds, model)
+    times = select_times(cds, model.timestep, time)
+    if check_values:  # the steps read, in memory; Dask values in the task that reads them
+        check_read(cds, times, model.timestep, lazy=False)
+    lazy = is_lazy(cds)
+    if not lazy:
+        values, layout = embed_values(cds, times, model, layer, batch_size, autocast, progress,
+                                      edit=edit, steps=steps)
+        out = to_dataarray(values, layout, times, model, layer, cds, steps, edit)
+        out.attrs["check_values"] = int(check_values)
+        if autocast:
+            out.attrs.update(autocast_attrs(cds, times, model, layer, lazy=False))
+        return out
+
+    from functools import partial
+
+    from xaurora.run.lazy import time_blocks
+
+    layout = layer_layout(cds, model, layer)
+    step = np.timedelta64(int(model.timestep.total_seconds()), "s").astype("timedelta64[ns]")
+    block = partial(_embed_block, model=model, layer=layer, batch_size=batch_size,
+                    autocast=autocast, check_values=check_values, edit=edit, steps=steps)
+    values = time_blocks(cds, times, [step], block, lambda n: (
+        n, *((steps,) if steps > 1 else ()), len(layout.levels), layout.lat.size,
+        layout.lon.size, layout.n_channel))
+    out = to_dataarray(values, layout, times, model, layer, cds, steps, edit)
+    out.attrs["check_values"] = int(check_values)
+    if autocast:
+        out.attrs.update(autocast_attrs(cds, times, model, layer, lazy=True))
+    return out
