@@ -67,7 +67,7 @@ def metric_draws(task: str, y_true, y_pred, y_score, weights: np.ndarray) -> dic
         "f1": _ratio(2 * tp, 2 * tp + fp + fn, 0.0),
     }
     if y_score is not None:
-        from scipy import sparse
+        from scipy import sparse  # heavy
 
         _, inv = np.unique(np.asarray(y_score, dtype=np.float64), return_inverse=True)
         n, u = y.size, int(inv.max()) + 1

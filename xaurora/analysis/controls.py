@@ -19,7 +19,14 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from xaurora.analysis.bootstrap import (
+    metric_draws,
+    percentile_interval,
+    resample_weights,
+    undefined_reason,
+)
 from xaurora.analysis.metrics import CLASSIFICATION_METRICS
+from xaurora.analysis.probe import probe
 
 __all__ = ["control_labels", "control_metrics", "control_probe", "paired_intervals"]
 
@@ -51,7 +58,6 @@ def control_labels(labels: xr.DataArray, seed: int = 0,
 def control_probe(emb: xr.DataArray, result: xr.Dataset, seed: int = 0,
                   **probe_kw) -> xr.Dataset:
     """The probe of ``emb`` on control labels, with ``result``'s test set (a paired split)."""
-    from xaurora.analysis.probe import probe
 
     task = result.attrs.get("task", "classification")
     ctl = control_labels(result["label"], seed=seed, task=task)
@@ -73,12 +79,6 @@ def paired_intervals(result: xr.Dataset, control: xr.Dataset | None = None,
     :class:`~xaurora.analysis.bootstrap.Interval` (a ``(low, high)`` pair) whose ``note`` says
     how many resamples left the metric undefined (left out; NaN bounds only when all did).
     """
-    from xaurora.analysis.bootstrap import (
-        metric_draws,
-        percentile_interval,
-        resample_weights,
-        undefined_reason,
-    )
 
     task = result.attrs.get("task", "classification")
     test = result["is_test"].values.ravel()

@@ -30,9 +30,11 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from xaurora.analysis.controls import control_metrics, control_probe, paired_intervals
 from xaurora.analysis.metrics import CLASSIFICATION_METRICS, METRIC_ATTRS, REGRESSION_METRICS
 from xaurora.analysis.probe import probe
 from xaurora.errors import XauroraError
+from xaurora.results.embedding import embed
 
 __all__ = ["probe_layers", "select_level"]
 
@@ -68,8 +70,6 @@ def probe_layers(
     ``inputs`` does not depend on the weights: both columns hold the same values. Every probe
     uses the same split (same labels, same seed).
     """
-    from xaurora.analysis.controls import control_metrics, control_probe, paired_intervals
-    from xaurora.results.embedding import embed
 
     level = probe_kw.pop("level", None)
     control_seed = probe_kw.pop("control_seed", None)

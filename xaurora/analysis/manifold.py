@@ -29,6 +29,7 @@ they are imported when a function runs.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -51,7 +52,7 @@ def _matrix(X: xr.DataArray, sample_dims, pca_components: int | None):
     if n < 5:
         raise XauroraError(f"{X.name or 'array'}: {n} samples; a manifold view needs ≥ 5.")
     if pca_components is not None and data.shape[1] > pca_components:
-        from sklearn.decomposition import PCA
+        from sklearn.decomposition import PCA  # heavy
 
         k = min(int(pca_components), n)
         data = PCA(n_components=k, random_state=0).fit_transform(data)
@@ -89,7 +90,7 @@ def tsne(X: xr.DataArray, n_components: int = 2, perplexity: float = 30.0, seed:
     >>> res.embedding.dims, res.season.values[:3].tolist(), int(res.year[-1])
     (('time', 'axis'), ['DJF', 'DJF', 'MAM'], 2004)
     """
-    from openTSNE import TSNE
+    from openTSNE import TSNE  # optional
 
     data, sdims = _matrix(X, sample_dims, pca_components)
     perp = float(min(perplexity, (data.shape[0] - 1) / 3.0))
@@ -108,12 +109,11 @@ def umap(X: xr.DataArray, n_components: int = 2, n_neighbors: int = 15, min_dist
     Deterministic for a given ``seed`` (umap-learn then runs single-threaded). The first call
     in a process compiles umap-learn's numba code (tens of seconds).
     """
-    import warnings
 
     data, sdims = _matrix(X, sample_dims, pca_components)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)   # n_jobs with random_state
-        from umap import UMAP
+        from umap import UMAP  # optional
 
         k = int(min(n_neighbors, data.shape[0] - 1))
         est = UMAP(n_components=int(n_components), n_neighbors=k, min_dist=float(min_dist),
@@ -160,7 +160,7 @@ def latent_outliers(X: xr.DataArray, n_components: int | None = None, variance: 
     var = res.explained_variance.where(res.explained_variance > 0)
     d = np.sqrt(((res.scores ** 2) / var).sum("component"))
     if method == "chi2":
-        from scipy.stats import chi2
+        from scipy.stats import chi2  # heavy
 
         thr = float(np.sqrt(chi2.ppf(1.0 - alpha, k)))
         how = f"sqrt of the chi2({k}) quantile {1 - alpha:g}"

@@ -33,7 +33,7 @@ def classification_metrics(
 
     Precision of a probe that never predicts class 1 is reported as 0 (not an error).
     """
-    from sklearn import metrics as skm
+    from sklearn import metrics as skm  # heavy
 
     y_true = np.asarray(y_true).astype(np.int64)
     y_pred = np.asarray(y_pred).astype(np.int64)
@@ -52,7 +52,7 @@ def classification_metrics(
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """Coefficient of determination and root-mean-square error."""
-    from sklearn import metrics as skm
+    from sklearn import metrics as skm  # heavy
 
     return {
         "r2": float(skm.r2_score(y_true, y_pred)),

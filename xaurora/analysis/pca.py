@@ -46,7 +46,7 @@ def pca(X: xr.DataArray, n_components: int, sample_dims: Sequence[str] = ("time"
     >>> round(float(pca(X, 1).explained_variance_ratio[0]), 6)
     1.0
     """
-    from sklearn.decomposition import PCA
+    from sklearn.decomposition import PCA  # heavy
 
     whole = isinstance(n_components, int | np.integer) or (
         isinstance(n_components, float | np.floating) and float(n_components).is_integer())
@@ -180,7 +180,7 @@ def pca_estimator(result: xr.Dataset):
     >>> bool(np.allclose(est.transform(X.values), res.scores.values))
     True
     """
-    from sklearn.decomposition import PCA
+    from sklearn.decomposition import PCA  # heavy
 
     comps = result["components"]
     n_comp = comps.sizes["component"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from xaurora.analysis.bootstrap import LEVEL, bootstrap_intervals
 from xaurora.analysis.metrics import METRIC_ATTRS, classification_metrics, regression_metrics
 from xaurora.analysis.stacking import Stacker
 from xaurora.errors import XauroraError
@@ -74,10 +75,10 @@ def probe(
     >>> round(float(res.r2), 3)
     1.0
     """
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.linear_model import LogisticRegression, Ridge  # heavy
+    from sklearn.model_selection import train_test_split  # heavy
+    from sklearn.pipeline import make_pipeline  # heavy
+    from sklearn.preprocessing import StandardScaler  # heavy
 
     if task not in _TASKS:
         raise XauroraError(f"probe: task={task!r} is not one of {_TASKS}. Fix: pick one of them.")
@@ -168,7 +169,7 @@ def probe(
     out = {"label": y.reshape(shape)}
     linear = _linear_function(X, model[0], est)  # scaler folded in: no standardised copy of X
     if task == "classification":
-        from scipy.special import expit
+        from scipy.special import expit  # heavy
 
         proba = expit(linear)  # classes_ == [0, 1]: as predict/predict_proba
         pred = (linear > 0).astype(np.float64)
@@ -192,8 +193,6 @@ def probe(
     for name, value in scores.items():
         ds[name] = xr.DataArray(value, attrs=METRIC_ATTRS[name])
     if opts["n_boot"]:
-        from xaurora.analysis.bootstrap import LEVEL, bootstrap_intervals
-
         y_obs = y_int if task == "classification" else y
         score = proba[is_test] if task == "classification" else None
         cis = bootstrap_intervals(task, y_obs[is_test], pred[is_test], score,

@@ -28,10 +28,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
+from xaurora.encoders import encoder_times, read_for, sample_at
 from xaurora.errors import XauroraError
-from xaurora.io.names import CELL_IDS, LAT_NAMES, LON_NAMES
+from xaurora.io.canonical import uncanonicalize
+from xaurora.io.names import CELL_IDS, LAT_NAMES, LON_NAMES, STATIC_PREFIX, UNITS
+from xaurora.io.orientation import cell_weights
 
 __all__ = ["reconstruction", "reconstruction_sweep"]
 
@@ -67,7 +71,6 @@ def _spatial_dims(da: xr.DataArray) -> tuple[str, ...]:
 def _weights(cds: xr.Dataset, spatial: tuple[str, ...]) -> np.ndarray:
     if spatial == ("cells",):
         return np.ones(cds.sizes["cells"])
-    from xaurora.io.orientation import cell_weights
 
     w = cell_weights(cds["lat"].values).values[:, None]
     return np.broadcast_to(w, (cds.sizes["lat"], cds.sizes["lon"]))
@@ -79,7 +82,6 @@ def _aligned(da: xr.DataArray, truth: xr.DataArray) -> xr.DataArray:
     A decode may return latitudes ascending, longitudes in [-180, 180) or cells in another
     order; unlabelled dims are taken as they come.
     """
-    import pandas as pd
 
     if "lon" in da.dims and "lon" in da.coords:
         da = da.assign_coords(lon=np.mod(da["lon"].values, 360.0))
@@ -134,7 +136,6 @@ def reconstruction(ds: xr.Dataset, enc, time=None, static=None) -> xr.Dataset:
         dim is compared with the whole sample (all history steps), else with the analysis
         time.
     """
-    from xaurora.encoders import encoder_times, read_for, sample_at
 
     if getattr(enc, "decode", None) is None:
         raise XauroraError(
@@ -173,8 +174,6 @@ def reconstruction(ds: xr.Dataset, enc, time=None, static=None) -> xr.Dataset:
 
 
 def _assemble(ds, cds, enc, names, sq, weights, spatial, n_times, ratio) -> xr.Dataset:
-    from xaurora.io.names import STATIC_PREFIX, UNITS
-
     src = {}
     for n in names:
         key = n if n in cds.data_vars else STATIC_PREFIX + n
@@ -215,8 +214,6 @@ def _assemble(ds, cds, enc, names, sq, weights, spatial, n_times, ratio) -> xr.D
     rmse_map = xr.DataArray(np.stack(maps), dims=("variable", *spatial),
                             coords={"variable": var, **map_coords})
     if spatial == ("lat", "lon"):
-        from xaurora.io.canonical import uncanonicalize
-
         rmse_map = uncanonicalize(rmse_map, cds)
     out = xr.Dataset(
         {

@@ -78,7 +78,7 @@ def seasonality(
     >>> float(seasonality(X).annual_cycle_fraction) < 0.05
     True
     """
-    from sklearn.linear_model import LinearRegression
+    from sklearn.linear_model import LinearRegression  # heavy
 
     res = X if isinstance(X, xr.Dataset) else pca(X, n_components, sample_dims=sample_dims)
     if "scores" not in res:
@@ -171,11 +171,11 @@ def separability(
     >>> float(res.balanced_accuracy) > 0.9, float(res.p_value) < 0.1
     (True, True)
     """
-    from sklearn.decomposition import PCA
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, permutation_test_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.decomposition import PCA  # heavy
+    from sklearn.linear_model import LogisticRegression  # heavy
+    from sklearn.model_selection import StratifiedKFold, permutation_test_score  # heavy
+    from sklearn.pipeline import make_pipeline  # heavy
+    from sklearn.preprocessing import StandardScaler  # heavy
 
     stk = Stacker.of(X, sample_dims, what="separability: X")
     sample_dims, feature_dims = stk.sample_dims, stk.feature_dims

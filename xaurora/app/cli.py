@@ -16,6 +16,7 @@ fix, and exit code 1; the steps written stay flagged, so the same command resume
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 
@@ -109,7 +110,6 @@ def _steps_written(store: str) -> tuple[int, int] | None:
 
 def _store_failed(err) -> int:
     """One line for a store that cannot be written (``err``: a StoreWriteError); exit code 1."""
-    import errno
 
     n = _steps_written(err.store)
     where = f"{n[0]} of {n[1]} steps written" if n else "no step written yet"

@@ -36,6 +36,7 @@ from xaurora.errors import XauroraError
 from xaurora.io.names import TIME_NAMES
 from xaurora.models import load_model
 from xaurora.plot.common import draw_box
+from xaurora.sample import sample_dataset
 
 __all__ = ["DEMO_REGION", "DEMO_SPLIT", "run_demo"]
 
@@ -91,7 +92,6 @@ def _time_dim(ds: xr.Dataset) -> str:
 
 def _sample_data(n_times: int, timestep: pd.Timedelta, seed: int) -> xr.Dataset:
     """Pairs (t − Δ, t) spread evenly over 2020, so the PCA sees every season."""
-    from xaurora.sample import sample_dataset
 
     t = pd.date_range("2020-01-15 12:00", periods=n_times, freq=f"{366 // n_times}D")
     times = np.sort(np.concatenate([(t - timestep).values, t.values]))
@@ -173,8 +173,7 @@ def run_demo(
     >>> (out / "report.md").exists()                            # doctest: +SKIP
     True
     """
-    import matplotlib
-
+    import matplotlib  # heavy
 
     settings = FAST if fast else FULL
     out = Path(out_dir)

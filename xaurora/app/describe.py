@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from xaurora.grids.patches import patch_centres
 from xaurora.io.canonical import (
     _check_levels,
     _classify,
@@ -26,6 +27,9 @@ from xaurora.io.canonical import (
 )
 from xaurora.io.checks import grid_mismatch, is_lazy, missing_message, value_problems
 from xaurora.io.names import STATIC_PREFIX
+from xaurora.io.static import released_static
+from xaurora.models.registry import get_info
+from xaurora.run.times import analysis_times
 
 #: The line that starts the list of problems (the CLI exits non-zero when it is present).
 PROBLEM = "Cannot be read as is:"
@@ -40,7 +44,6 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
     found, after a line ``Cannot be read as is: N problem(s)``. Values are checked on
     ``check_times`` time steps spread over the data (``None``: all of them).
     """
-    from xaurora.models.registry import get_info
 
     info = get_info(model) if isinstance(model, str) else getattr(model, "info", model)
     if timestep_hours is None:
@@ -68,8 +71,6 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
         return _with_problems(head, problems, notes)
     if static is None and info is not None and not any(
             str(v).startswith(STATIC_PREFIX) for v in cds.data_vars):
-        from xaurora.io.static import released_static
-
         released = released_static(info)  # as embed does: the checkpoint's statics, if cached
         if released is not None:
             try:
@@ -82,7 +83,6 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
     lat, lon = cds["lat"].values, cds["lon"].values
     head.append(f"  lat {lat.size} rows {lat[0]:g} → {lat[-1]:g} (descending after reading)")
     head.append(f"  lon {lon.size} cols {lon[0]:g} → {lon[-1]:g} (wrapped to [0, 360))")
-    from xaurora.grids.patches import patch_centres
 
     sizes = (4, 10, 3) if info is None else (info.patch_size,)
     for p in sizes:
@@ -100,8 +100,6 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
     if "level" in cds.dims:
         head.append(f"Levels (hPa): {cds['level'].values.tolist()}")
     if "time" in cds.dims:
-        from xaurora.run.times import analysis_times
-
         t = cds["time"].values
         at = analysis_times(cds, np.timedelta64(int(timestep_hours * 3600), "s"), strict=False)
         iso = [np.datetime_as_string(np.datetime64(x, "m"), unit="m") for x in (t[0], t[-1])]

@@ -95,7 +95,7 @@ def _f(x: float, digits: int = 3) -> str:
 
 
 def _save(ax, path: Path) -> None:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy
 
     fig = ax.figure
     fig.savefig(path, dpi=110)

@@ -28,10 +28,14 @@ import numpy as np
 import xarray as xr
 
 from xaurora.analysis.bootstrap import ratio_interval
+from xaurora.analysis.probe import labels_on_patches
 from xaurora.attribution.relevance import prepare, target_field
 from xaurora.attribution.target import Target
 from xaurora.errors import XauroraError
-from xaurora.run.edit import Edit, as_edits, edit_text, token_mask
+from xaurora.io.canonical import canonicalize, uncanonicalize
+from xaurora.results.embedding import embed
+from xaurora.run.edit import Edit, ablate, as_edits, edit_text, token_mask
+from xaurora.run.tokens import layer_layout
 
 __all__ = ["amnesic_probe", "inlp", "intervention_test", "random_edit"]
 
@@ -63,8 +67,6 @@ def random_edit(edit: Edit, rng: np.random.Generator, layout=None) -> Edit:
 
 def _layouts(ds, model, edits, static):
     """Token layout of every layer that a ``zero``/``patch`` edit names (for random sets)."""
-    from xaurora.io.canonical import canonicalize
-    from xaurora.run.tokens import layer_layout
 
     layers = {e.layer for e in edits if e.kind in ("zero", "patch")}
     if not layers:
@@ -77,7 +79,7 @@ class _Fields:
     """Target fields of one prepared forecast, unedited and under edits (no gradients)."""
 
     def __init__(self, ds, model, target: Target, time, static) -> None:
-        import torch
+        import torch  # heavy
 
         self.prep = prepare(ds, model, time, static, torch.float32)
         self.timestep = model.timestep
@@ -87,7 +89,7 @@ class _Fields:
         self.w = target.weights(lat, lon, n_rows=self.base.shape[-2])
 
     def __call__(self, edits) -> np.ndarray:
-        import torch
+        import torch  # heavy
 
         with torch.no_grad():
             y = target_field(self.prep.module, self.prep.batch, self.target, edits)
@@ -113,8 +115,6 @@ class _Fields:
         return da.transpose("lat", "lon").values[: self.base.shape[-2]].astype(np.float64)
 
     def change_map(self, y: np.ndarray, units: str) -> xr.DataArray:
-        from xaurora.io.canonical import uncanonicalize
-
         cds = self.prep.cds
         full = np.full((cds.sizes["lat"], cds.sizes["lon"]), np.nan)
         full[: y.shape[0]] = y - self.base
@@ -200,10 +200,10 @@ def inlp(X: np.ndarray, y: np.ndarray, max_iter: int = 20, tol: float = 0.02, se
     >>> bool(acc[0] > 0.9), bool(acc[-1] < 0.6), Q.shape[1]
     (True, True, 6)
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import balanced_accuracy_score
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.linear_model import LogisticRegression  # heavy
+    from sklearn.metrics import balanced_accuracy_score  # heavy
+    from sklearn.model_selection import train_test_split  # heavy
+    from sklearn.preprocessing import StandardScaler  # heavy
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(np.int64)
@@ -244,9 +244,6 @@ def amnesic_probe(ds, model, labels: xr.DataArray, target: Target, layer: str = 
     :func:`intervention_test`, and when ``ds`` holds the verifying time, ``skill_change``
     (RMSE against it, edited minus unedited) and ``skill_change_random`` (``draw``).
     """
-    from xaurora.analysis.probe import labels_on_patches
-    from xaurora.results.embedding import embed
-    from xaurora.run.edit import ablate
 
     emb = embed(ds, model, layer=layer, static=static)
     if level is not None:

@@ -24,7 +24,7 @@ from xaurora.analysis.bootstrap import ratio_interval
 from xaurora.attribution.relevance import prepare, target_field
 from xaurora.attribution.target import Target, region_mask
 from xaurora.errors import XauroraError
-from xaurora.grids.patches import patch_centres, used_rows
+from xaurora.grids.patches import patch_centres, to_patches, used_rows
 from xaurora.io.names import ATMOS_NAMES, DIM_NAMES, STATIC_PREFIX, SURFACE_NAMES
 from xaurora.io.normalisation import batch_locations, batch_scales
 from xaurora.io.orientation import canonical_grid
@@ -84,15 +84,13 @@ def _candidate_cells(candidates, clat, clon, unit: str, p: int) -> np.ndarray:
     if candidates is None:
         return np.ones((clat.size, clon.size), dtype=bool)
     if isinstance(candidates, xr.DataArray) and unit == "patch":
-        from xaurora.grids.patches import to_patches
-
         da = canonical_grid(candidates).astype(float)
         return to_patches(da, p).transpose("lat", "lon").values > 0.5
     return region_mask(candidates, clat, clon)
 
 
 def _climatology_fill(clim: xr.Dataset, cds: xr.Dataset, batch, times) -> dict:
-    import torch
+    import torch  # heavy
 
     if not isinstance(clim, xr.Dataset):
         raise XauroraError("climatology: fill='climatology' needs climatology=<xr.Dataset> with "
@@ -130,7 +128,7 @@ def _climatology_fill(clim: xr.Dataset, cds: xr.Dataset, batch, times) -> dict:
 
 
 def _fill_values(fill, prep, climatology, rng, times) -> dict:
-    import torch
+    import torch  # heavy
 
     b = prep.batch
     if fill == "climatology":
@@ -151,8 +149,8 @@ def _fill_values(fill, prep, climatology, rng, times) -> dict:
 def _errors(prep, target, masks: list[np.ndarray], fills: dict, base, w, batch_size: int,
             error: str = "rmse"):
     """cos-lat weighted RMSE (or MSE) of the target field, perturbed vs unperturbed, per mask."""
-    import torch
-    from aurora import Batch, Metadata
+    import torch  # heavy
+    from aurora import Batch, Metadata  # heavy
 
     b, out = prep.batch, []
     for s in range(0, len(masks), batch_size):
@@ -197,7 +195,7 @@ def perturbation_test(ds, model, rel: xr.Dataset, target: Target, fractions=(0.0
     saying why.
     ``check_values=False`` skips the unit/NaN checks (attrs ``check_values`` = 0).
     """
-    import torch
+    import torch  # heavy
 
     if fill not in FILLS:
         raise XauroraError(f"fill: {fill!r} is not known. Fix: use one of {FILLS}.")

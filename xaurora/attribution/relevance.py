@@ -25,6 +25,7 @@ from xaurora.grids.patches import check_lon, used_rows
 from xaurora.io.canonical import canonicalize, check_read, uncanonicalize, warn_grid
 from xaurora.io.names import STATIC_PREFIX
 from xaurora.io.normalisation import batch_locations, norm_stats, unnormalise
+from xaurora.run.edit import as_edits, edit_text
 from xaurora.run.hooks import edit_hooks, exclusive, hooked
 from xaurora.run.source import make_batch
 from xaurora.run.times import select_times
@@ -60,7 +61,7 @@ def _full_precision(module):
 
 def prepare(ds, model, time=None, static=None, dtype=None, check_values: bool = True) -> Prepared:
     """Canonicalise ``ds``, choose one analysis time and build its physical ``aurora.Batch``."""
-    import torch
+    import torch  # heavy
 
     # loaded whole: checked after loading (canonicalize leaves Dask values to their reader)
     cds = canonicalize(ds, static=static, info=model.info, check_values=False).load()
@@ -104,7 +105,7 @@ def target_field(module, batch, target: Target, edits=None):
     Read from the decoder output (before Aurora's float32 cast), so float64 stays float64.
     ``edits`` (``xa.edit`` objects) act inside every step. Runs under the module's lock.
     """
-    from aurora import rollout
+    from aurora import rollout  # heavy
 
     var = target.aurora_variable
     li = _check_level(target, batch.metadata.atmos_levels)
@@ -128,7 +129,7 @@ def target_field(module, batch, target: Target, edits=None):
 
 def target_value(module, batch, target: Target, lat, lon, edits=None):
     """Scalar f (per batch member): cos(lat)-weighted region mean of :func:`target_field`."""
-    import torch
+    import torch  # heavy
 
     y = target_field(module, batch, target, edits)
     w = torch.as_tensor(target.weights(lat, lon, n_rows=y.shape[-2]), dtype=y.dtype,
@@ -144,7 +145,7 @@ def output_offset(module, target: Target) -> float:
 
 def leaves(batch, device=None):
     """A copy of ``batch`` whose tensors are autograd leaves, and those leaves by key."""
-    from aurora import Batch
+    from aurora import Batch  # heavy
 
     def leaf(v):
         return v.detach().clone().to(device or v.device).requires_grad_(True)
@@ -165,9 +166,9 @@ def _gradients(module, batch, target, lat, lon, rule, lrp: bool, checkpointing: 
     The module's lock is held from patching the rules to the end of the backward pass, so two
     threads never see each other's rules (the patched ``forward`` attributes live on the module).
     """
-    import torch
+    import torch  # heavy
 
-    from xaurora.attribution.rules import LRPContext, lrp_rules
+    from xaurora.attribution.rules import LRPContext, lrp_rules  # heavy: imports torch
 
     device = next(module.parameters()).device
     b, keyed = leaves(batch, device)
@@ -184,7 +185,7 @@ def _gradients(module, batch, target, lat, lon, rule, lrp: bool, checkpointing: 
 
 
 def _integrated_gradients(prep, target, lat, lon, baseline_batch, n_steps, edits=None):
-    import torch
+    import torch  # heavy
 
     device = next(prep.module.parameters()).device
     _, x = leaves(prep.batch, device)
@@ -206,8 +207,8 @@ def _integrated_gradients(prep, target, lat, lon, baseline_batch, n_steps, edits
 
 def _baseline_batch(prep, model, baseline, static):
     """Baseline inputs: Aurora's normalisation locations (None) or a given Dataset."""
-    import torch
-    from aurora import Batch
+    import torch  # heavy
+    from aurora import Batch  # heavy
 
     if baseline is None:
         mu = batch_locations(prep.batch, prep.module.surf_stats)
@@ -277,7 +278,7 @@ def relevance(ds, model, target: Target, time=None, method: str = "lrp", static=
     atmospheric ``(time, level, lat, lon)``, static ``(lat, lon)``; ``time`` holds t − Δ and t.
     Relevance is ``(x − μ) · ∂̃f/∂x`` in units of the target; the row Aurora crops holds 0.
     """
-    import torch
+    import torch  # heavy
 
     if kw:
         raise TypeError(f"relevance() got unexpected arguments {sorted(kw)}.")
@@ -288,8 +289,6 @@ def relevance(ds, model, target: Target, time=None, method: str = "lrp", static=
                          "-12, 45)).")
     dtype = dtype or torch.float32
     if edit is not None:
-        from xaurora.run.edit import as_edits, edit_text
-
         edit = as_edits(edit)
     prep = prepare(ds, model, time, static, dtype, check_values)
     lat, lon = prep.cds["lat"].values, prep.cds["lon"].values
@@ -324,7 +323,7 @@ def relevance(ds, model, target: Target, time=None, method: str = "lrp", static=
         attrs.update(target_value=f, input_relevance_sum=total, sink_relevance_sum=sink,
                      output_offset=mu_out)
         if method == "lrp":
-            from xaurora.attribution.rules import rule_set
+            from xaurora.attribution.rules import rule_set  # heavy: imports torch
 
             attrs["rule"] = rule_set(rule).name
             attrs["conservation_error"] = f - total - sink

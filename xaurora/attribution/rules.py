@@ -56,6 +56,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from xaurora.errors import XauroraError
+from xaurora.run.hooks import module_lock
 
 __all__ = ["RULES", "LRPContext", "RuleSet", "lrp_rules", "rule_set"]
 
@@ -252,7 +253,7 @@ def _patch_embed(m, ctx: LRPContext, name: str):
 
 
 def _checkpointed(orig):
-    from torch.utils.checkpoint import checkpoint
+    from torch.utils.checkpoint import checkpoint  # heavy
 
     def forward(*args, **kwargs):
         return checkpoint(orig, *args, use_reentrant=False, **kwargs)
@@ -274,12 +275,10 @@ def lrp_rules(
     inputs and ``ctx.leaves()`` (with ``allow_unused=True``). ``checkpointing=True`` recomputes
     each Swin block in the backward pass (activation checkpointing) to save memory.
     """
-    from aurora.model.film import AdaptiveLayerNorm
-    from aurora.model.patchembed import LevelPatchEmbed
-    from aurora.model.perceiver import PerceiverAttention
-    from aurora.model.swin3d import Swin3DTransformerBlock, WindowAttention
-
-    from xaurora.run.hooks import module_lock
+    from aurora.model.film import AdaptiveLayerNorm  # heavy
+    from aurora.model.patchembed import LevelPatchEmbed  # heavy
+    from aurora.model.perceiver import PerceiverAttention  # heavy
+    from aurora.model.swin3d import Swin3DTransformerBlock, WindowAttention  # heavy
 
     ctx = LRPContext(rule_set(rule))
     lock = module_lock(module)

@@ -24,7 +24,7 @@ __all__ = ["randomization_check", "relevance_sanity", "spearman"]
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation of two equally shaped arrays (NaN if either is constant)."""
-    from scipy.stats import spearmanr
+    from scipy.stats import spearmanr  # heavy
 
     a, b = np.ravel(a), np.ravel(b)
     if np.ptp(a) == 0 or np.ptp(b) == 0:

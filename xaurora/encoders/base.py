@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
+
 from xaurora.errors import XauroraError
+from xaurora.grids import HEALPix
 from xaurora.io.names import ATMOS_NAMES, STATIC_NAMES, SURFACE_NAMES
 
 
@@ -116,8 +119,5 @@ def load_encoder(spec: str):
 
 
 def _example():  # for load_encoder's example
-    import numpy as np
-
-    from xaurora.grids import HEALPix
 
     return Encoder(np.asarray, grid=HEALPix(0), variables=("2t",), name="example")

@@ -22,9 +22,11 @@ import os
 from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from xaurora.errors import XauroraError
+from xaurora.io.canonical import _one_time, canonicalize
 from xaurora.io.names import (
     ATMOS_NAMES,
     CELL_DIM,
@@ -34,6 +36,7 @@ from xaurora.io.names import (
     STATIC_PREFIX,
     SURFACE_NAMES,
 )
+from xaurora.io.static import load_static
 
 
 def read_for(ds: xr.Dataset, enc, static=None, check_values: bool = True) -> xr.Dataset:
@@ -46,10 +49,7 @@ def read_for(ds: xr.Dataset, enc, static=None, check_values: bool = True) -> xr.
     ids, by position; a singleton time dim (ERA5 static files carry one) is dropped.
     """
     if "cells" not in ds.dims:
-        from xaurora.io.canonical import canonicalize
-
         return canonicalize(ds, static=static, check_values=check_values)
-    from xaurora.io.canonical import _one_time
 
     ds = _one_time(ds)  # cfgrib's and the CDS's time + valid_time, as on lat–lon grids
     ds = ds.rename({k: v for k, v in DIM_NAMES.items() if k in ds.dims and k != v})
@@ -80,8 +80,6 @@ def _cell_statics(static, ds: xr.Dataset) -> dict[str, xr.DataArray]:
     if static is None:
         return {}
     if isinstance(static, (str, os.PathLike)):
-        from xaurora.io.static import load_static
-
         static = load_static(static)
     if isinstance(static, xr.DataArray):
         static = static.to_dataset(name=static.name or "static")
@@ -166,8 +164,6 @@ def encoder_times(cds: xr.Dataset, enc, time=None) -> np.ndarray:
         if isinstance(time, slice):
             sel = cds["time"].sel(time=time).values.astype("datetime64[ns]")
         else:
-            import pandas as pd
-
             sel = np.atleast_1d(pd.to_datetime(time).to_numpy()).astype("datetime64[ns]")
         out = out[np.isin(out, sel)]
     if out.size == 0:

@@ -26,6 +26,7 @@ import xarray as xr
 
 from xaurora.errors import XauroraError
 from xaurora.io.names import LAT_ATTRS, LON_ATTRS
+from xaurora.io.orientation import canonical_grid
 
 
 def lon_in_band(lon, lo: float, hi: float):
@@ -60,7 +61,7 @@ def _unit_vectors(lat, lon) -> np.ndarray:
 
 def nearest_cell(cell_lat, cell_lon, lat, lon) -> np.ndarray:
     """Index of the cell centre nearest to each point (``lat``, ``lon`` of equal shape)."""
-    from scipy.spatial import cKDTree
+    from scipy.spatial import cKDTree  # heavy
 
     tree = cKDTree(_unit_vectors(cell_lat, cell_lon))
     return tree.query(_unit_vectors(np.ravel(lat), np.ravel(lon)))[1].reshape(np.shape(lat))
@@ -73,7 +74,7 @@ def group_mean(values: xr.DataArray, dim: str, index: np.ndarray, n: int,
     Groups without a finite value are NaN. A sparse (point → cell) matrix keeps memory at
     O(points), also for a 0.25° grid onto 49,152 cells; lazy input stays lazy.
     """
-    from scipy import sparse
+    from scipy import sparse  # heavy
 
     onehot = sparse.csr_matrix((np.ones(index.size), (np.arange(index.size), index)),
                                shape=(index.size, n))
@@ -337,8 +338,6 @@ class CellGrid(LatentGrid):
         if "cells" in labels.dims:
             lab = self._from_cells(labels, da, str(name))
         else:
-            from xaurora.io.orientation import canonical_grid
-
             lab = canonical_grid(labels)
             la2, lo2 = np.meshgrid(lab["lat"].values, lab["lon"].values, indexing="ij")
             lab = self._by_nearest(lab.stack(point=("lat", "lon")), "point", la2, lo2, da)

@@ -62,7 +62,7 @@ class HEALPix(CellGrid):
 
     @cached_property
     def _centres(self) -> tuple[np.ndarray, np.ndarray]:
-        import healpy as hp
+        import healpy as hp  # optional
 
         lon, lat = hp.pix2ang(self.nside, self.cell_ids, nest=self.indexing == "nested",
                               lonlat=True)
@@ -99,7 +99,7 @@ class HEALPix(CellGrid):
         """Cell centres from ``da``'s ``lat``/``lon``, else from its ``cell_ids`` (healpy)."""
         if "lat" in da.coords and "lon" in da.coords:
             return super().centres(da)
-        import healpy as hp
+        import healpy as hp  # optional
 
         ids = da["cell_ids"].values if "cell_ids" in da.coords else self.cell_ids
         lon, lat = hp.pix2ang(self.nside, ids, nest=self.indexing == "nested", lonlat=True)
@@ -108,7 +108,7 @@ class HEALPix(CellGrid):
 
     def _pixel_cells(self, da: xr.DataArray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """The HEALPix cell containing each map pixel (healpy), as a position in ``da``."""
-        import healpy as hp
+        import healpy as hp  # optional
 
         ids = hp.ang2pix(self.nside, lon, lat, nest=self.indexing == "nested", lonlat=True)
         own = da["cell_ids"].values if "cell_ids" in da.coords else self.cell_ids
@@ -123,7 +123,7 @@ class HEALPix(CellGrid):
 
     def parents(self, labels: xr.DataArray, name: str) -> np.ndarray:
         """Ids at this level of the cells holding ``labels``' (finer) HEALPix cells."""
-        import healpy as hp
+        import healpy as hp  # optional
 
         a = labels["cell_ids"].attrs
         if a.get("grid_name") != "healpix" or "level" not in a:

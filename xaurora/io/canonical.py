@@ -46,6 +46,7 @@ from xaurora.io.names import (
     UNITS,
 )
 from xaurora.io.normalisation import has_stats, levels_with_stats
+from xaurora.io.static import load_static, released_static
 
 
 def _one_time(ds: xr.Dataset) -> xr.Dataset:
@@ -130,8 +131,6 @@ def _static_from(static) -> xr.Dataset:
     if static is None:
         return xr.Dataset()
     if isinstance(static, (str, os.PathLike)):
-        from xaurora.io.static import load_static
-
         static = load_static(static)
     if isinstance(static, xr.DataArray):
         static = static.to_dataset()
@@ -389,8 +388,6 @@ def _load_statics(cds: xr.Dataset) -> xr.Dataset:
 def _statics(static, info) -> xr.Dataset:
     """Static fields passed with ``static=``, else the checkpoint's released ones if cached."""
     if static is None:
-        from xaurora.io.static import released_static
-
         static = released_static(info)  # the checkpoint's own statics, if cached
     return _static_from(static)
 
@@ -398,7 +395,8 @@ def _statics(static, info) -> xr.Dataset:
 def _assemble(ds: xr.Dataset, picked: dict, extra_coords: dict, lat_order, wrapped,
               lon_order) -> xr.Dataset:
     """The canonical Dataset from the picked variables: canonical dim order, float32, lat
-    descending, lon in [0, 360) ascending, int hPa levels ascending, attrs with source name and units."""
+    descending, lon in [0, 360) ascending, int hPa levels ascending, attrs with source name and
+    units."""
     dims_used = {d for var, _, _ in picked.values() for d in var.dims}
     reorder = {k: v for k, v in (("lat", lat_order), ("lon", lon_order)) if v is not None}
     variables = {}

@@ -21,6 +21,7 @@ import xarray as xr
 from xaurora.errors import XauroraError
 from xaurora.io.names import HINTS, STATIC_PREFIX, UNITS, in_scheme, naming_scheme
 from xaurora.io.normalisation import norm_stats
+from xaurora.io.tensors import float32_tensor
 
 # A field whose mean lies further than this many normalisation scales from Aurora's
 # normalisation location is in the wrong units (°C vs K, hPa vs Pa, m vs m² s⁻²).
@@ -103,8 +104,6 @@ def check_array(values: np.ndarray, dims: tuple, name: str, attrs: dict, levels=
     # (NumPy) or cascade (torch) summation keeps them accurate to far below one normalisation
     # scale; a float64 mean would first convert every value (measured 4× slower)
     if threads:
-        from xaurora.io.tensors import float32_tensor
-
         sums = float32_tensor(values).reshape(shape).sum(dim=over).double().numpy()
     else:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is handled below

@@ -31,7 +31,7 @@ __all__ = ["batch_locations", "batch_scales", "has_stats", "levels_with_stats", 
 
 
 def _key(var: str, level=None) -> str:
-    from aurora.normalisation import level_to_str
+    from aurora.normalisation import level_to_str  # heavy
 
     key = var.removeprefix(STATIC_PREFIX)
     return key if level is None else f"{key}_{level_to_str(level)}"
@@ -39,14 +39,14 @@ def _key(var: str, level=None) -> str:
 
 def has_stats(var: str, level=None) -> bool:
     """Whether Aurora has normalisation constants for ``var`` (at ``level`` hPa)."""
-    from aurora.normalisation import locations
+    from aurora.normalisation import locations  # heavy
 
     return _key(var, level) in locations
 
 
 def levels_with_stats(var: str) -> list[int]:
     """The pressure levels (hPa, ascending) at which Aurora normalises ``var``."""
-    from aurora.normalisation import locations
+    from aurora.normalisation import locations  # heavy
 
     prefix = f"{var.removeprefix(STATIC_PREFIX)}_"
     return sorted({int(k[len(prefix):]) for k in locations
@@ -59,7 +59,7 @@ def norm_stats(var: str, level=None, surf_stats: dict | None = None) -> tuple[fl
     ``surf_stats`` is a module's override (``aurora.Aurora(surf_stats=...)``); as in Aurora it
     applies to surface and static variables only.
     """
-    from aurora.normalisation import locations, scales
+    from aurora.normalisation import locations, scales  # heavy
 
     key = _key(var, level)
     if level is None and surf_stats and key in surf_stats:
@@ -84,7 +84,7 @@ def unnormalise(y, var: str, level=None, surf_stats: dict | None = None):
 
 
 def _per_tensor(batch, surf_stats: dict | None, which: int) -> dict:
-    import torch
+    import torch  # heavy
 
     dtype = next(iter(batch.surf_vars.values())).dtype
     out = {}

@@ -88,7 +88,7 @@ def released_static(info, download: bool = False) -> xr.Dataset | None:
     """
     if info.checkpoint is None:
         return None
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download  # optional
 
     try:
         path = hf_hub_download(repo_id=info.repo, filename=released_static_name(info),

@@ -34,6 +34,7 @@ coordinates that were never written. :func:`done_flags` reads the flags, a flag 
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
 import threading
@@ -63,8 +64,6 @@ class StoreWriteError(OSError):
         self.store = store
 
     def __str__(self) -> str:
-        import errno
-
         name = errno.errorcode.get(self.errno) if self.errno is not None else None
         return f"cannot write {self.store}: {self.strerror}" + (f" ({name})" if name else "")
 
@@ -74,7 +73,7 @@ def lay_out(dataset, store) -> None:
 
     Its metadata are consolidated last, as the mark of a finished layout (:func:`is_laid_out`).
     """
-    import zarr
+    import zarr  # heavy
 
     try:
         dataset.to_zarr(store, mode="w", compute=False, zarr_format=2, consolidated=False)
@@ -94,7 +93,7 @@ def _zero_unfilled(store, dataset) -> None:
     skips chunks equal to its fill value, so there this writes nothing. (A zarr fill value of 0
     would instead make xarray decode 0 as missing and the flags as floats.)
     """
-    import zarr
+    import zarr  # heavy
 
     group = zarr.open_group(store, mode="r+")
     for name, var in dataset.data_vars.items():
@@ -113,7 +112,7 @@ def is_laid_out(store):
 
 def done_flags(store) -> np.ndarray:
     """The ``done`` flags of ``store`` as booleans; one that cannot be read is not done."""
-    import zarr
+    import zarr  # heavy
 
     done = zarr.open_group(store, mode="r")["done"]
     try:
@@ -156,7 +155,7 @@ class RegionWriter:
     """
 
     def __init__(self, store, depth: int = 2, background: bool = True) -> None:
-        import zarr
+        import zarr  # heavy
 
         self.store = store
         group = zarr.open_group(store, mode="r+")

@@ -21,7 +21,7 @@ import numpy as np
 
 def float32_tensor(values):
     """A float32 ``torch.Tensor`` on ``values`` (no copy when already contiguous float32)."""
-    import torch
+    import torch  # heavy
 
     values = np.ascontiguousarray(values, dtype=np.float32)
     if values.flags.writeable:

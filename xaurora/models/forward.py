@@ -42,6 +42,11 @@ import contextlib
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
+
+from xaurora.io.checks import MAX_MEAN_Z
+from xaurora.io.normalisation import batch_locations, batch_scales, norm_stats
+
 __all__ = ["EncoderInput", "Preparer", "encoder_input", "run_encoder", "splits"]
 
 
@@ -55,7 +60,7 @@ class EncoderInput:
 
 def splits(module) -> bool:
     """Whether ``module``'s pass can be split at the encoder (its class keeps Aurora's forward)."""
-    from aurora import Aurora
+    from aurora import Aurora  # heavy
 
     # per-sample lead times (variable_lead_time) are an argument of the whole pass only
     return (isinstance(module, Aurora) and type(module).forward is Aurora.forward
@@ -132,7 +137,7 @@ class Preparer:
 
     def _fast(self, batch) -> bool:
         """Whether the ring may be used: Aurora's own input steps, the module's dtype/device."""
-        from aurora import Aurora
+        from aurora import Aurora  # heavy
 
         cls, m = type(self.module), self.module
         if not (cls.batch_transform_hook is Aurora.batch_transform_hook
@@ -152,7 +157,7 @@ class Preparer:
             if self.check is not None:
                 self._check_raw(batch)
             return encoder_input(self.module, batch)
-        import torch
+        import torch  # heavy
 
         m = self.module
         n = len(batch.metadata.time)
@@ -198,10 +203,7 @@ class Preparer:
 
     def _check_means(self, means: list, times) -> None:
         """Raw checks of the fields whose normalised mean is non-finite or too far from 0."""
-        import numpy as np
-        import torch
-
-        from xaurora.io.checks import MAX_MEAN_Z
+        import torch  # heavy
 
         flat = torch.cat([z.reshape(-1) for *_, z in means]).double().cpu().numpy()
         if np.isfinite(flat).all() and (np.abs(flat) <= MAX_MEAN_Z).all():
@@ -242,9 +244,7 @@ class Preparer:
         return s if s + n < self._slots else 0
 
     def _allocate(self, batch, slots: int) -> None:
-        import torch
-
-        from xaurora.io.normalisation import batch_locations, batch_scales, norm_stats
+        import torch  # heavy
 
         m = self.module
         locs, scales = batch_locations(batch), batch_scales(batch)
@@ -265,7 +265,7 @@ class Preparer:
 
     def _statics(self, batch) -> None:
         """Statics do not change within a run: normalised once, by Aurora's own function."""
-        from aurora.normalisation import normalise_surf_var
+        from aurora.normalisation import normalise_surf_var  # heavy
 
         stats = self.module.surf_stats
         self._static_in = dict(batch.static_vars)
@@ -279,7 +279,7 @@ def run_encoder(module, inp: EncoderInput):
     Runs without gradients; like every pass, call it under the module's lock when hooks are
     registered (:func:`xaurora.run.hooks.capture` does both).
     """
-    import torch
+    import torch  # heavy
 
     p = next(module.parameters())
     hours = module.timestep.total_seconds() / 3600
@@ -292,7 +292,7 @@ def run_encoder(module, inp: EncoderInput):
 
 def _autocast_device() -> str:
     """The device type Aurora's own encoder autocast names (it checks availability, not p)."""
-    import torch
+    import torch  # heavy
 
     if torch.cuda.is_available():
         return "cuda"

@@ -17,10 +17,12 @@ backbone is the identity (no information crosses levels or locations). Random-we
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlparse
 
 from xaurora.errors import XauroraError
 from xaurora.models.registry import ModelInfo, get_info
@@ -45,7 +47,7 @@ class ModelSpec:
 
 def default_device() -> str:
     """CUDA when a GPU is present, else CPU."""
-    import torch
+    import torch  # heavy
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -56,9 +58,9 @@ def activate_blocks(module, seed: int = 0, std: float = 0.02) -> None:
     After this every backbone block changes its input: scale ≈ 1 plus a random modulation, shift
     random, so information crosses windows, levels and locations as in a trained model.
     """
-    import torch
-    from aurora.model.film import AdaptiveLayerNorm
-    from aurora.model.lora import LoRA
+    import torch  # heavy
+    from aurora.model.film import AdaptiveLayerNorm  # heavy
+    from aurora.model.lora import LoRA  # heavy
 
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
@@ -82,8 +84,8 @@ def build_module(spec: ModelSpec):
     if not random:  # find the weights before importing torch and building a large module
         path = os.fspath(spec.checkpoint) if spec.checkpoint is not None else hub_checkpoint(info)
         _check_checkpoint_path(path, info)
-    import aurora
-    import torch
+    import aurora  # heavy
+    import torch  # heavy
 
     cls = getattr(aurora, info.cls)
     with torch.random.fork_rng(devices=[]):
@@ -107,7 +109,7 @@ def _check_checkpoint_path(path: str, info: ModelInfo) -> None:
 
 
 def _offline() -> bool:
-    from huggingface_hub import constants
+    from huggingface_hub import constants  # optional
 
     env = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
     return env or bool(getattr(constants, "HF_HUB_OFFLINE", False))
@@ -115,8 +117,6 @@ def _offline() -> bool:
 
 def _unreachable(endpoint: str, timeout: float = 5.0) -> str | None:
     """Why ``endpoint`` cannot be reached by TCP (None when it can, or behind a proxy)."""
-    import socket
-    from urllib.parse import urlparse
 
     if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
                                          "http_proxy", "ALL_PROXY", "all_proxy")):
@@ -137,7 +137,7 @@ def hub_checkpoint(info: ModelInfo) -> str:
     impossible (``HF_HUB_OFFLINE=1``, no network, the Hub unreachable), the error says how to
     get the weights instead of surfacing ``huggingface_hub``'s own exception after its retries.
     """
-    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub import constants, hf_hub_download  # optional
 
     kw = dict(repo_id=info.repo, filename=info.checkpoint, revision=info.revision)
     try:

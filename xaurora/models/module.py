@@ -16,6 +16,7 @@ checkpoint=path)``, which pickles as a path and loads once per worker.
 from __future__ import annotations
 
 import copy
+import pickle
 from datetime import timedelta
 
 from xaurora.models.loading import AuroraModel, ModelSpec, activate_blocks
@@ -44,7 +45,7 @@ class ModuleModel(AuroraModel):
 
     def with_random_weights(self, seed: int | None = None) -> ModuleModel:
         """A copy of the architecture with random weights, every block active (the control)."""
-        import torch
+        import torch  # heavy
 
         seed = self.seed if seed is None else int(seed)
         module = copy.deepcopy(self._module)
@@ -71,8 +72,6 @@ class ModuleModel(AuroraModel):
 
 
 def _from_bytes(data: bytes) -> ModuleModel:
-    import pickle
-
     return ModuleModel(*pickle.loads(data))
 
 

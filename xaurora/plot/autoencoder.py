@@ -34,7 +34,7 @@ def reconstruction_curve(sweep: xr.Dataset, variable: str | None = None, level=N
     >>> ax.get_xlabel(), ax.figure.axes[1].get_ylabel()
     ('compression ratio', 'PSNR [dB]')
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy
 
     for name in ("rmse", "psnr", "compression_ratio", "model"):
         if name not in sweep.variables:

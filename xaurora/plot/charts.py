@@ -6,6 +6,7 @@ None) and returns the matplotlib Axes. matplotlib is imported inside the functio
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import xarray as xr
 from xaurora.errors import XauroraError
 from xaurora.io.names import LAT_NAMES, LEVEL_NAMES, LON_NAMES, TIME_NAMES
 from xaurora.plot.common import draw_box, label_of
+from xaurora.plot.maps import map as map_
 
 __all__ = ["pca_scatter", "perturbation_curves", "probe_table", "relevance_map",
            "vertical_profile"]
@@ -24,7 +26,7 @@ SEASON_COLORS = {"DJF": "#2166ac", "MAM": "#1b9e77", "JJA": "#d6604d", "SON": "#
 
 
 def _new_axes(ax, figsize=(5.5, 4.2)):
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy
 
     if ax is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
@@ -114,7 +116,7 @@ def pca_scatter(
         if colors.name == "season":
             uniq = [u for u in SEASONS if u in set(vals)]
         if len(uniq) <= 10:
-            import matplotlib.pyplot as plt
+            import matplotlib.pyplot as plt  # heavy
 
             palette = plt.get_cmap("tab10")
             for k, u in enumerate(uniq):
@@ -201,7 +203,7 @@ def vertical_profile(rel_or_profile: xr.Dataset | xr.DataArray, ax=None, normali
     y_surface = 1 if static else 0
     pos = {p: y_surface + 1 + k for k, p in enumerate(levels)}
     ax = _new_axes(ax, figsize=(6.4, 1.6 + 0.75 * len(rows)))
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy
 
     n_series = len(atmos) + len(surface) + len(static)
     palette = plt.get_cmap("tab10" if n_series <= 10 else "tab20")  # one colour per variable
@@ -337,7 +339,6 @@ def relevance_map(rel: xr.Dataset, variable: str | None = None, level: int | Non
     >>> ax.get_title()
     'Σ|R| over all variables, levels and both input times'
     """
-    from xaurora.plot.maps import map as map_
 
     names = [variable] if variable is not None else [
         n for n, d in rel.data_vars.items()
@@ -380,7 +381,6 @@ def relevance_map(rel: xr.Dataset, variable: str | None = None, level: int | Non
 
 def _target_box(attrs: dict) -> tuple[float, float, float, float] | None:
     """The (lat0, lat1, lon0, lon1) target box from relevance attrs (None if not a box)."""
-    import ast
 
     try:
         box = ast.literal_eval(str(attrs.get("target_region", "")))

@@ -10,6 +10,7 @@ import xarray as xr
 
 from xaurora.errors import XauroraError
 from xaurora.io.names import LAT_NAMES, LON_NAMES, find_land_sea_mask
+from xaurora.sample import sample_static
 
 
 def grid_dims(da: xr.DataArray) -> tuple[str, str]:
@@ -143,8 +144,8 @@ def natural_earth_available(resolution: str = "110m") -> bool:
     ``cartopy.config["data_dir"]``.
     """
     try:
-        from cartopy import config
-        from cartopy.io import Downloader
+        from cartopy import config  # optional
+        from cartopy.io import Downloader  # optional
     except ImportError:  # pragma: no cover - cartopy is a dependency
         return False
     fmt = {"config": config, "category": "physical", "name": "coastline",
@@ -166,8 +167,6 @@ def lsm_field(lsm: Any = None) -> xr.DataArray:
     ``lsm`` may be a DataArray or a Dataset holding ``lsm``/``land_sea_mask``/``static_lsm``.
     """
     if lsm is None:
-        from xaurora.sample import sample_static
-
         return sample_static()["lsm"]
     if isinstance(lsm, xr.Dataset):
         lsm = find_land_sea_mask(lsm, "lsm")

@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
+from xaurora.grids import as_map
 from xaurora.plot.common import (
     color_limits,
     edges,
@@ -32,7 +33,7 @@ __all__ = ["draw_coastlines", "map"]
 
 
 def _projection(projection: Any, global_: bool):
-    import cartopy.crs as ccrs
+    import cartopy.crs as ccrs  # optional
 
     if projection is None:
         return ccrs.Robinson() if global_ else ccrs.PlateCarree()
@@ -84,7 +85,7 @@ def draw_coastlines(ax, lsm: Any = None, resolution: str = "110m", **kwargs) -> 
     lats = np.asarray(mask[lat].values, dtype=np.float64)
     extra = {}
     if is_geoaxes(ax):
-        import cartopy.crs as ccrs
+        import cartopy.crs as ccrs  # optional
 
         extra["transform"] = ccrs.PlateCarree()
     ax.contour(lons, lats, values, levels=[0.5], **style, **extra)
@@ -150,9 +151,7 @@ def map(  # shadows the builtin on purpose: the public name is fixed by the brie
     >>> type(ax).__name__
     'GeoAxes'
     """
-    import matplotlib.pyplot as plt
-
-    from xaurora.grids import as_map
+    import matplotlib.pyplot as plt  # heavy
 
     da, lat, lon = squeeze_to_map(as_map(da))  # HEALPix / mesh cells: imaged on a lat-lon grid
     lats = np.asarray(da[lat].values, dtype=np.float64)
@@ -182,7 +181,7 @@ def map(  # shadows the builtin on purpose: the public name is fixed by the brie
     lat_e = edges(lats, -90.0, 90.0)
     extra = dict(kwargs)
     if geo:
-        import cartopy.crs as ccrs
+        import cartopy.crs as ccrs  # optional
 
         extra.setdefault("transform", ccrs.PlateCarree())
     mesh = ax.pcolormesh(lon_e, lat_e, values, cmap=cmap, vmin=lo, vmax=hi, shading="flat",

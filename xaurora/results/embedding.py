@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import xarray as xr
 
+from xaurora.encoders.base import Encoder
 from xaurora.errors import XauroraError
 from xaurora.io.canonical import canonicalize, check_read, is_lazy, warn_grid
 from xaurora.io.names import LAT_ATTRS, LON_ATTRS
+from xaurora.results.encoded import embed_encoder
+from xaurora.run.edit import as_edits, edit_text
 from xaurora.run.hooks import capture
 from xaurora.run.layout import Layout, input_features
+from xaurora.run.lazy import time_blocks
 from xaurora.run.sizing import rel_diff
 from xaurora.run.source import BatchSource
 from xaurora.run.times import select_times
 from xaurora.run.tokens import embed_values, layer_layout
+from xaurora.sample.synthetic import synthetic_dataset
+from xaurora.version import __version__
 
 
 def autocast_attrs(cds, times, model, layer: str, lazy: bool) -> dict:
@@ -23,9 +31,6 @@ def autocast_attrs(cds, times, model, layer: str, lazy: bool) -> dict:
     compute) it is a synthetic sample on the same grid and levels.
     """
     if lazy:
-        from xaurora.io.canonical import canonicalize
-        from xaurora.sample.synthetic import synthetic_dataset
-
         levels = tuple(int(x) for x in cds["level"].values) if "level" in cds.dims else ()
         ref = synthetic_dataset(n_lat=cds.sizes["lat"], n_lon=cds.sizes["lon"], n_times=2,
                                 levels=levels, freq=f"{int(model.timestep.total_seconds())}s")
@@ -52,7 +57,6 @@ def to_dataarray(values, layout: Layout, times, model, layer: str, cds, steps: i
 
     With ``steps > 1`` the array has a ``lead_time`` dim after ``time`` (0, Δ, …).
     """
-    from xaurora.version import __version__
 
     coords = {
         "time": ("time", np.asarray(times, dtype="datetime64[ns]"), {"standard_name": "time"}),
@@ -79,8 +83,6 @@ def to_dataarray(values, layout: Layout, times, model, layer: str, cds, steps: i
     }
     dims: tuple[str, ...] = ("time", "level", "lat", "lon", "channel")
     if edit:
-        from xaurora.run.edit import edit_text
-
         attrs["edit"] = edit_text(edit)
     if steps > 1:
         dims = ("time", "lead_time", *dims[1:])
@@ -134,10 +136,8 @@ def embed(
     >>> xa.embed(ds, xa.load_model("tiny"), layer="inputs").level.values.tolist()
     ['inputs']
     """
-    from xaurora.encoders.base import Encoder
 
     if isinstance(model, Encoder):  # other encoders, other grids: one door
-        from xaurora.results.encoded import embed_encoder
 
         if edit is not None or int(steps) != 1:
             raise XauroraError(
@@ -151,8 +151,6 @@ def embed(
         raise XauroraError(f"steps: must be ≥ 1, got {steps}.")
     steps = int(steps)
     if edit is not None:
-        from xaurora.run.edit import as_edits
-
         edit = as_edits(edit)
     if device is not None:
         model.module.to(device)
@@ -170,10 +168,6 @@ def embed(
         if autocast:
             out.attrs.update(autocast_attrs(cds, times, model, layer, lazy=False))
         return out
-
-    from functools import partial
-
-    from xaurora.run.lazy import time_blocks
 
     layout = layer_layout(cds, model, layer)
     step = np.timedelta64(int(model.timestep.total_seconds()), "s").astype("timedelta64[ns]")

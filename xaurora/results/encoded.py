@@ -16,6 +16,8 @@ written, and the layout (levels, channels) is found by encoding one all-zero sam
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import xarray as xr
 
@@ -28,7 +30,10 @@ from xaurora.encoders.samples import (
     samples_at,
 )
 from xaurora.errors import XauroraError
+from xaurora.io.canonical import check_values_of
 from xaurora.io.checks import is_lazy
+from xaurora.run.lazy import time_blocks
+from xaurora.version import __version__
 
 __all__ = ["embed_encoder", "encode_values"]
 
@@ -54,7 +59,7 @@ def encode_values(cds: xr.Dataset, enc, times, progress: bool = False) -> np.nda
     """Encode each analysis time of ``times`` eagerly: ``(time, level, cell, channel)``."""
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # heavy
 
         bar = tqdm(total=len(times), desc=f"embed {enc.name}", unit="time")
     out = None
@@ -72,8 +77,6 @@ def encode_values(cds: xr.Dataset, enc, times, progress: bool = False) -> np.nda
 
 def _encode_block(sub: xr.Dataset, times, enc, check: bool) -> np.ndarray:
     if check:
-        from xaurora.io.canonical import check_values_of
-
         for name in sub.data_vars:  # deferred to compute time on lazy input
             check_values_of(sub[name], str(name))
     return encode_values(sub, enc, times)
@@ -100,7 +103,6 @@ def _level_labels(enc, n: int) -> list[str]:
 
 def to_dataarray(values, enc, times, layer: str = "encoder") -> xr.DataArray:
     """Label a ``(time, level, cell, channel)`` array (NumPy or Dask) as an embedding."""
-    from xaurora.version import __version__
 
     grid = enc.grid
     coords = {
@@ -145,10 +147,6 @@ def embed_encoder(ds: xr.Dataset, enc, layer: str = "encoder", static=None, time
             _check_cells(cds)
         return to_dataarray(encode_values(cds, enc, times, progress), enc, times)
 
-    from functools import partial
-
-    from xaurora.run.lazy import time_blocks
-
     first = _as_array(enc.encode(_zeros_like(cds, enc, times[0])), enc, times[0])
     back = [k * _step(enc) for k in range(1, int(enc.history))]
     block = partial(_encode_block, enc=enc, check=check_values)
@@ -157,7 +155,5 @@ def embed_encoder(ds: xr.Dataset, enc, layer: str = "encoder", static=None, time
 
 
 def _check_cells(cds: xr.Dataset) -> None:
-    from xaurora.io.canonical import check_values_of
-
     for name in cds.data_vars:
         check_values_of(cds[name], str(name))

@@ -15,6 +15,8 @@ import xarray as xr
 
 from xaurora.errors import XauroraError
 from xaurora.io.canonical import canonicalize, check_read, uncanonicalize, warn_grid
+from xaurora.run.edit import as_edits, edit_text
+from xaurora.run.hooks import rollout_pass
 from xaurora.run.source import make_batch
 from xaurora.run.times import batch_slices, select_times
 
@@ -30,7 +32,6 @@ def rollout_arrays(module, batch, steps: int, edits=None) -> list[dict[str, np.n
 
     Runs under the module's lock (:mod:`xaurora.run.hooks`), with ``edits`` applied in every step.
     """
-    from xaurora.run.hooks import rollout_pass
 
     return rollout_pass(module, batch, steps, edits=edits, on_pred=_arrays)[0]
 
@@ -56,8 +57,6 @@ def forecast(ds: xr.Dataset, model, steps: int = 1, static=None, time=None,
     if steps < 1:
         raise XauroraError(f"steps: must be ≥ 1, got {steps}.")
     if edit is not None:
-        from xaurora.run.edit import as_edits
-
         edit = as_edits(edit)
     # loaded whole: checked after loading (canonicalize leaves Dask values to their reader)
     cds = canonicalize(ds, static=static, info=model.info, check_values=False).load()
@@ -93,8 +92,6 @@ def forecast(ds: xr.Dataset, model, steps: int = 1, static=None, time=None,
     out.attrs = {**model.provenance(), "timestep_hours": model.timestep.total_seconds() / 3600,
                  "check_values": int(check_values)}
     if edit:
-        from xaurora.run.edit import edit_text
-
         out.attrs["edit"] = edit_text(edit)
     return out
 

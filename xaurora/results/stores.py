@@ -51,7 +51,7 @@ def encoder_to_zarr(src: str, store: str, spec: str, start: str | None = None,
     todo = np.flatnonzero(~done)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # heavy
 
         bar = tqdm(total=times.size, initial=int(done.sum()), unit="step", desc="embed")
     history, step = int(enc.history), _step(enc)
@@ -107,7 +107,7 @@ def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: st
     todo = np.flatnonzero(~done)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # heavy
 
         bar = tqdm(total=times.size, initial=int(done.sum()), unit="step", desc="embed")
         if todo.size:

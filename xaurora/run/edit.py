@@ -30,6 +30,9 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
+from xaurora.grids.patches import patch_centres
+from xaurora.io.orientation import canonical_grid
+from xaurora.run.layout import tokens_layout
 
 __all__ = ["Edit", "ablate", "as_edits", "patch", "steer", "token_mask", "zero"]
 
@@ -49,7 +52,7 @@ class Edit:
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __dask_tokenize__(self):
-        from dask.base import tokenize
+        from dask.base import tokenize  # heavy
 
         return ("xaurora.run.edit", self.kind, self.layer, self.alpha,
                 tokenize(self.direction, self.source, self.where))
@@ -65,7 +68,7 @@ class Edit:
 
     def apply(self, x, ctx: EditContext):
         """The edited ``(batch, tokens, channel)`` tensor ``x`` (a new tensor; ``x`` is kept)."""
-        import torch
+        import torch  # heavy
 
         layout = ctx.layout(tuple(x.shape), self.layer)
         b, n_l, n_h, n_w = x.shape[0], len(layout.levels), layout.lat.size, layout.lon.size
@@ -87,7 +90,7 @@ class Edit:
         return new.reshape(x.shape)
 
     def _operands(self, layout, x):
-        import torch
+        import torch  # heavy
 
         mask = None
         if self.where is not None:
@@ -99,7 +102,7 @@ class Edit:
         return mask, vec
 
     def _source_tokens(self, times, layout, x):
-        import torch
+        import torch  # heavy
 
         src = self.source
         if "time" in src.dims:
@@ -136,8 +139,6 @@ class EditContext:
     def layout(self, shape: tuple, layer: str):
         """The token layout of a ``(B, L', D)`` output (as ``embed`` lays it out)."""
         if shape not in self._layouts:
-            from xaurora.run.layout import tokens_layout
-
             self._layouts[shape] = tokens_layout(shape, self.batch_size, self.lat, self.lon,
                                                  self.latent_levels, layer)
         return self._layouts[shape]
@@ -145,7 +146,6 @@ class EditContext:
 
 def edit_context(module, batch) -> EditContext:
     """The :class:`EditContext` of a (physical or normalised) ``aurora.Batch`` for ``module``."""
-    from xaurora.grids.patches import patch_centres
 
     md = batch.metadata
     lat, lon = patch_centres(md.lat.cpu().numpy(), md.lon.cpu().numpy() % 360,
@@ -169,7 +169,6 @@ def token_mask(where: xr.DataArray, layout) -> np.ndarray:
     >>> token_mask(w, lay).sum(axis=(1, 2)).tolist()
     [1, 1]
     """
-    from xaurora.io.orientation import canonical_grid
 
     if not isinstance(where, xr.DataArray) or where.dtype != bool:
         raise XauroraError("where: must be a boolean xr.DataArray on the layer's grid (lat/lon "

@@ -32,6 +32,8 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 
 from xaurora.errors import XauroraError
+from xaurora.models.forward import EncoderInput, run_encoder
+from xaurora.run.edit import as_edits, edit_context
 
 __all__ = ["capture", "exclusive", "hooked", "module_lock", "resolve_layer", "rollout_pass"]
 
@@ -121,8 +123,6 @@ def edit_hooks(module, edits, batch) -> list[tuple[object, Callable]]:
     """Forward hooks that apply ``edits`` (``xa.edit`` objects) on the grid of ``batch``."""
     if not edits:
         return []
-    from xaurora.models.forward import EncoderInput
-    from xaurora.run.edit import as_edits, edit_context
 
     edits = as_edits(edits)
     # a prepared encoder input is cropped to whole patches: the same patch centres
@@ -152,9 +152,7 @@ def capture(module, batch, layer: str, autocast: bool = False, edits=None):
     ``edits`` (``xa.edit`` objects) act inside the pass; the value returned is after any edit at
     ``layer``. Holds the module's lock for the whole pass.
     """
-    import torch
-
-    from xaurora.models.forward import EncoderInput, run_encoder
+    import torch  # heavy
 
     out: dict = {}
 
@@ -190,8 +188,8 @@ def rollout_pass(module, batch, steps: int, edits=None, layer: str | None = None
     (after any edit at it). Predictions are converted inside the lock, one step at a time, so a
     long rollout keeps one step's tensors alive.
     """
-    import torch
-    from aurora import rollout
+    import torch  # heavy
+    from aurora import rollout  # heavy
 
     latents: list = []
     fwd, pre = _recorder(module, layer, latents.append) if layer else ([], [])

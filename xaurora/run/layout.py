@@ -71,7 +71,7 @@ def tokens_layout(shape, batch_size: int, lat_c, lon_c, latent_levels: int, laye
 
 def input_features(batch, p: int) -> tuple[np.ndarray, dict]:
     """Normalised input Batch → (B, h, w, F) patches and the channel labels."""
-    import torch
+    import torch  # heavy
 
     blocks, var, lev, hist, pix = [], [], [], [], []
 

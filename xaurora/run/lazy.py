@@ -38,8 +38,8 @@ def time_blocks(cds: xr.Dataset, times: np.ndarray, back: Sequence[np.timedelta6
     The input's time chunks are :func:`time_chunk_bounds`'s; the result's are made uniform
     (see :func:`uniform_time_chunks`).
     """
-    import dask
-    import dask.array as dsa
+    import dask  # heavy
+    import dask.array as dsa  # heavy
 
     tvals = cds["time"].values.astype("datetime64[ns]")
     bounds = time_chunk_bounds(cds)

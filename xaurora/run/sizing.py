@@ -79,7 +79,7 @@ def auto_batch_size(source: BatchSource, times: Sequence, module, layer: str,
     and the activations (estimated as 4 × the input), against ``min(CPU_BUDGET_BYTES, half the
     available RAM)``. Never more than the number of times.
     """
-    import torch
+    import torch  # heavy
 
     device = model_device(module)
     probe = source.read(np.asarray(times)[:1])

@@ -25,7 +25,10 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
+from xaurora.io.canonical import check_values_of
+from xaurora.io.checks import check_array
 from xaurora.io.names import STATIC_PREFIX
+from xaurora.io.tensors import float32_tensor
 from xaurora.run.prefetch import THREAD_NAME
 from xaurora.run.times import _td64
 
@@ -68,7 +71,7 @@ class BatchSource:
     def __init__(self, cds: xr.Dataset, module, timestep, check: bool = False,
                  pin: bool = False, read_ahead: int | None = None,
                  check_steps: bool | None = None) -> None:
-        import torch
+        import torch  # heavy
 
         self.cds, self.pin = cds, pin
         self.check = check if check_steps is None else check_steps
@@ -81,7 +84,6 @@ class BatchSource:
         static_ds = cds[[STATIC_PREFIX + v for v in statics]].load() if statics else None
         self.lazy = any(_reads_lazily(cds.variables[v]) for v in self.names)
         if check:  # in memory: one pass over all data now; lazy: statics now, the rest as read
-            from xaurora.io.canonical import check_values_of
 
             for name in ([] if self.lazy else self.names) + [STATIC_PREFIX + v for v in statics]:
                 da = static_ds[name] if name.startswith(STATIC_PREFIX) else cds[name]
@@ -104,8 +106,6 @@ class BatchSource:
         self._last_read = 0
 
     def _tensor(self, values: np.ndarray):
-        from xaurora.io.tensors import float32_tensor
-
         t = float32_tensor(values)
         return t.pin_memory() if self.pin else t
 
@@ -129,7 +129,7 @@ class BatchSource:
         sel = {v: self.cds.variables[v].isel(time=key) for v in self.names}
         lazy = [v for v in self.names if hasattr(sel[v].data, "dask")]
         if lazy:  # one graph: Dask reads the chunks of all variables and steps in parallel
-            import dask
+            import dask  # heavy
 
             for v, x in zip(lazy, dask.compute(*[sel[v].data for v in lazy])):
                 sel[v] = sel[v].copy(data=x)
@@ -140,7 +140,6 @@ class BatchSource:
 
     def _check(self, values: dict[str, np.ndarray], key) -> None:
         """NaN and unit checks of the lazy steps ``key`` (a slice or positions) just read."""
-        from xaurora.io.checks import check_array
 
         # beside the model (the prefetch thread): NumPy, not torch's pool, which the model uses
         threads = threading.current_thread().name != THREAD_NAME
@@ -152,7 +151,6 @@ class BatchSource:
 
     def check_step(self, name: str, values, time) -> None:
         """NaN and unit checks of one time step of variable ``name`` (array or tensor)."""
-        from xaurora.io.checks import check_array
 
         var = self.cds.variables[name]
         values = values.detach().cpu().numpy() if hasattr(values, "detach") else values
@@ -198,8 +196,8 @@ class BatchSource:
         ``ahead``: the analysis times of the next batches, in order (lets lazy data be read
         ahead in larger pieces, and each step only once).
         """
-        import torch
-        from aurora import Batch, Metadata
+        import torch  # heavy
+        from aurora import Batch, Metadata  # heavy
 
         n = len(times)
         unique, inverse = self.positions(times)
@@ -233,8 +231,8 @@ def make_batch(cds: xr.Dataset, times: Sequence, module, timestep=None, copy: bo
     read-only use, such as passing the Batch straight to ``module(batch)``, which never edits
     its input). Built by :class:`xaurora.run.source.BatchSource`, the one Batch builder.
     """
-    import torch
-    from aurora import Batch
+    import torch  # heavy
+    from aurora import Batch  # heavy
 
     step = timestep if timestep is not None else module.timestep
     batch = BatchSource(cds, module, step).read(times)

@@ -16,7 +16,8 @@ import xarray as xr
 
 from xaurora.errors import XauroraError
 from xaurora.grids.patches import patch_centres
-from xaurora.run.hooks import capture
+from xaurora.models import forward
+from xaurora.run.hooks import capture, rollout_pass
 from xaurora.run.layout import Layout, input_features, tokens_layout
 from xaurora.run.prefetch import batches, touch_pages
 from xaurora.run.sizing import auto_batch_size, inputs_alive, model_device, prefetch_for
@@ -28,7 +29,6 @@ def layer_passes(module, batch, layer: str, autocast: bool = False, edit=None,
     """``layer``'s value in each of ``steps`` rollout steps (one stopped pass when ``steps=1``)."""
     if steps == 1:
         return [capture(module, batch, layer, autocast=autocast, edits=edit)]
-    from xaurora.run.hooks import rollout_pass
 
     latents = rollout_pass(module, batch, steps, edits=edit, layer=layer,
                            on_pred=lambda _pred: None, autocast=autocast)[1]
@@ -53,7 +53,6 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
     copies them into its own array). ``on_read(sl)`` runs where batch ``sl`` is read, before it
     is yielded (see :class:`xaurora.run.prefetch.batches`).
     """
-    from xaurora.models import forward
 
     module = model.module
     p = model.patch_size
@@ -115,7 +114,7 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
     ``check_values`` checks every value read exactly once (NaN, units): in-memory data before
     anything runs, lazy data as it is read.
     """
-    import torch
+    import torch  # heavy
 
     out, layout = None, None
     bar = None
@@ -125,7 +124,7 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
             touch_pages(out[sl])  # where they are written)
 
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # heavy
 
         bar = tqdm(total=len(times), desc=f"embed {layer}", unit="time")
     with contextlib.closing(iter_embeddings(cds, times, model, layer, batch_size, autocast,

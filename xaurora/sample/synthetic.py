@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from xaurora.grids import HEALPix
 from xaurora.io.names import CELL_DIM, NAMING, SCHEME_DIMS, scheme_of, variable_names
+from xaurora.io.normalisation import norm_stats
 
 
 def _generator_names(naming: str) -> dict:
@@ -59,7 +61,6 @@ def _era5_like(rng, lat, lon, times, levels, names: dict, space: tuple[str, ...]
     smooth field exceeds 0.3, orography on land and a soil type. The draws follow one fixed
     order, so a seed gives the same fields on any grid layout.
     """
-    from xaurora.io.normalisation import norm_stats
 
     tdim, ldim = names["dims"][:2]
     hours = (times - times[0]) / pd.Timedelta("1h")
@@ -158,7 +159,6 @@ def synthetic_healpix_dataset(
     ``level``, ``indexing_scheme``) and cell-centre ``lat``/``lon`` coordinates. Values are
     drawn as in :func:`synthetic_dataset`, by the same code (ERA5 units, plausible ranges).
     """
-    from xaurora.grids import HEALPix
 
     grid = HEALPix(level, indexing)
     rng = np.random.default_rng(seed)

@@ -14,6 +14,7 @@ import xarray as xr
 
 from xaurora.errors import XauroraError
 from xaurora.io.names import ATMOS_NAMES, STATIC_NAMES, SURFACE_NAMES, UNITS
+from xaurora.io.normalisation import norm_stats
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,6 @@ class Fields:
 
     @classmethod
     def build(cls, variables: Sequence[str], levels: Sequence[int], history: int) -> Fields:
-        from xaurora.io.normalisation import norm_stats
-
         variables = (variables,) if isinstance(variables, str) else tuple(variables)
         names, atmos = [], []
         for v in variables:

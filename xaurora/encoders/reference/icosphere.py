@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from xaurora.errors import XauroraError
+from xaurora.grids import Points
 
 __all__ = ["icosphere", "icosphere_grid", "lat_lon_to_xyz", "xyz_to_lat_lon"]
 
@@ -86,9 +87,7 @@ def icosphere_grid(subdivisions: int):
     SphericalVoronoi``): the nodes are nearly, not exactly, equal-area (the 12 nodes with five
     neighbours have the smallest cells).
     """
-    from scipy.spatial import SphericalVoronoi
-
-    from xaurora.grids import Points
+    from scipy.spatial import SphericalVoronoi  # heavy
 
     xyz, _ = icosphere(subdivisions)
     w = SphericalVoronoi(xyz).calculate_areas()

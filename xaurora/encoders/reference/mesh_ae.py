@@ -59,7 +59,7 @@ class MeshAutoencoder(nn.Module):
                  channels: int = 256, hidden: int = 32, neighbours: int | None = None,
                  noise: float = 0.02, seed: int = 0):
         super().__init__()
-        from scipy.spatial import cKDTree
+        from scipy.spatial import cKDTree  # heavy
 
         hidden = max(int(hidden), int(n_fields))           # room for every field's value
         n_pts, n_nodes = len(grid_xyz), len(mesh_xyz)
