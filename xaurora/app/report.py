@@ -1,12 +1,12 @@
 """Report and figure output of ``xaurora demo``: Markdown/HTML report blocks and PNG saving.
 
-:class:`_Report` collects headings, paragraphs, tables and figures and renders them to
-Markdown and to a self-contained HTML page; :func:`_f` formats numbers for its tables,
-:func:`_save` writes a figure to PNG and closes it.
+:class:`Report` collects headings, paragraphs, tables and figures and renders them to
+Markdown and to a self-contained HTML page; :func:`fmt` formats numbers for its tables,
+:func:`save` writes a figure to PNG and closes it.
 Matplotlib and cartopy are imported only when a figure is saved or drawn on.
 
->>> r = _Report("demo")
->>> r.table(["layer", "accuracy"], [["encoder", _f(0.91234)]])
+>>> r = Report("demo")
+>>> r.table(["layer", "accuracy"], [["encoder", fmt(0.91234)]])
 >>> print(r.markdown())
 # demo
 <BLANKLINE>
@@ -26,7 +26,7 @@ from typing import Any
 
 
 @dataclass
-class _Report:
+class Report:
     """Blocks of the report, rendered to Markdown and HTML."""
 
     title: str
@@ -90,11 +90,11 @@ class _Report:
         return "\n".join(out)
 
 
-def _f(x: float, digits: int = 3) -> str:
+def fmt(x: float, digits: int = 3) -> str:
     return "nan" if not math.isfinite(x) else f"{x:.{digits}g}"
 
 
-def _save(ax, path: Path) -> None:
+def save(ax, path: Path) -> None:
     import matplotlib.pyplot as plt  # heavy
 
     fig = ax.figure

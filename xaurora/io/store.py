@@ -42,6 +42,7 @@ import threading
 import numpy as np
 import xarray as xr
 
+from xaurora.errors import XauroraError
 from xaurora.io.names import TIME_NAMES
 
 #: Name of the writing thread (tests look for it).
@@ -226,10 +227,17 @@ class RegionWriter:
             pass
 
 
-def open_any(path: str):
-    """Open a netCDF file or zarr store lazily."""
+def open_any(source, name: str = "input") -> xr.Dataset:
+    """``source`` as a Dataset: a Dataset as it is, a netCDF file or zarr store opened lazily.
+
+    ``name`` is what the caller calls ``source``, for the error when the path does not exist.
+    """
+    if isinstance(source, xr.Dataset):
+        return source
+    path = os.fspath(source)
     if not os.path.exists(path):
-        raise SystemExit(f"xaurora: {path!r} does not exist.")
+        raise XauroraError(f"{name}: {path!r} does not exist. Fix: pass a netCDF file or zarr "
+                           "store.")
     if path.rstrip("/").endswith(".zarr") or os.path.isdir(path):
         return xr.open_zarr(path)
     with xr.open_dataset(path) as probe:  # one time step per chunk: stream, never load all
