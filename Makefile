@@ -53,7 +53,7 @@ test-latest test-lowest: test-%:
 
 # The long fuzz of the reading layer: the suite's property test on 5 000 examples, with a table
 # of what they gave (exact, named errors, wrong); it fails if any example is wrong. To shrink a
-# failing example instead: XAURORA_HYPOTHESIS_PROFILE=fuzz pytest tests/test_fuzz_read.py
+# failing example instead: XAURORA_HYPOTHESIS_PROFILE=fuzz pytest tests/io/test_fuzz_read.py
 fuzz: $(STAMP)
 	$(BIN)/python benchmarks/bench_fuzz_read.py --n 5000
 

@@ -5,8 +5,8 @@ lost (must be 0), with the seed. Every example ends with reruns of the same comm
 finishes, and its store compared with an uninterrupted run's: bitwise equal values and
 coordinates, every done flag set, no time lost or duplicated.
 
-Kills: ``tests.test_faults.drive`` in a subprocess (imports paid once, a forked child per run,
-SIGKILL at the drawn call of a phase: layout write, input read, model call, value/flag write,
+Kills: ``tests.results.test_faults.drive`` in a subprocess (imports paid once, a forked child per
+run, SIGKILL at the drawn call of a phase: layout write, input read, model call, value/flag write,
 between batches). Write faults: a zarr 3 store that raises ENOSPC inside a drawn write (of the
 layout, or of values and flags; torn or not), in this process through ``xaurora.app.cli.main``.
 

@@ -1,6 +1,6 @@
 """Fuzz the input reader outside pytest: N generated layouts of one dataset, and a table.
 
-Runs the generator and property of ``tests/test_fuzz_read.py`` (every example embeds exactly as
+Runs the generator and property of ``tests/io/test_fuzz_read.py`` (every example embeds exactly as
 the canonical data, or raises ``xa.XauroraError`` naming the variable as the user does) on
 ``--n`` new examples, and prints how many were tried, exact, named errors and wrong, with the
 first few wrong examples described. Exits 1 when any example is wrong.
@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     import torch
     from hypothesis import HealthCheck, Phase, given, seed, settings
 
-    from tests.test_fuzz_read import model_and_reference, outcome, variants
+    from tests.io.test_fuzz_read import model_and_reference, outcome, variants
 
     torch.set_num_threads(1)  # tiny tensors: threads only add overhead
     model, base, ref = model_and_reference()

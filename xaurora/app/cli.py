@@ -22,7 +22,7 @@ import sys
 
 from xaurora.app.demo import run_demo
 from xaurora.app.describe import PROBLEM, describe
-from xaurora.io.store import StoreWriteError, done_flags, open_any
+from xaurora.io.store import StoreWriteError, open_any, steps_written
 from xaurora.models.registry import get_info
 from xaurora.results.stores import embed_to_zarr, encoder_to_zarr
 
@@ -100,18 +100,10 @@ def _missing_paths(args) -> list[str]:
             if path is not None and not os.path.exists(path)]
 
 
-def _steps_written(store: str) -> tuple[int, int] | None:
-    try:
-        done = done_flags(store)
-    except Exception:  # noqa: BLE001 - no store yet
-        return None
-    return int(done.sum()), int(done.size)
-
-
 def _store_failed(err) -> int:
     """One line for a store that cannot be written (``err``: a StoreWriteError); exit code 1."""
 
-    n = _steps_written(err.store)
+    n = steps_written(err.store)
     where = f"{n[0]} of {n[1]} steps written" if n else "no step written yet"
     fix = ("free space and rerun the same command to resume" if err.errno in
            (errno.ENOSPC, errno.EDQUOT) else "make it writable and rerun the same command to "
@@ -185,7 +177,7 @@ def _embed(args) -> int:
                             random_weights=args.random_weights,
                             check_values=not args.no_check_values, steps=args.steps)
     except KeyboardInterrupt:
-        n = _steps_written(args.output)
+        n = steps_written(args.output)
         print(file=sys.stderr)
         where = (f"{n[0]} of {n[1]} steps written" if n else "no step written yet")
         _say(f"interrupted: {where}; run the same command again to resume")

@@ -174,7 +174,7 @@ def _activation(m: nn.Module, ctx: LRPContext, orig):
     return forward
 
 
-def _product(a: torch.Tensor, b: torch.Tensor, uniform: bool) -> torch.Tensor:
+def product(a: torch.Tensor, b: torch.Tensor, uniform: bool) -> torch.Tensor:
     """``a @ b``; with the uniform rule each factor's gradient is halved (relevance split 50/50)."""
     if not uniform:
         return a @ b
@@ -192,11 +192,11 @@ def attention(q, k, v, mask, ctx: LRPContext) -> torch.Tensor:
                 logits = logits + mask
             weights = torch.softmax(logits, dim=-1)
         return weights @ v
-    logits = _product(q * scale, k.transpose(-2, -1), rules.uniform_products)
+    logits = product(q * scale, k.transpose(-2, -1), rules.uniform_products)
     if mask is not None:
         logits = logits + mask
     weights = torch.softmax(logits, dim=-1)
-    return _product(weights, v, rules.uniform_products)
+    return product(weights, v, rules.uniform_products)
 
 
 def _window_attention(m, ctx: LRPContext):

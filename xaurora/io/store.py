@@ -227,6 +227,15 @@ class RegionWriter:
             pass
 
 
+def steps_written(store) -> tuple[int, int] | None:
+    """(steps flagged done, steps in all) of a laid-out ``store``; None when it has no layout."""
+    try:
+        done = done_flags(store)
+    except Exception:  # noqa: BLE001 - no store, or not one of ours: nothing written
+        return None
+    return int(done.sum()), int(done.size)
+
+
 def open_any(source, name: str = "input") -> xr.Dataset:
     """``source`` as a Dataset: a Dataset as it is, a netCDF file or zarr store opened lazily.
 

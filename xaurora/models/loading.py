@@ -176,6 +176,15 @@ def cached_module(spec: ModelSpec):
         return _CACHE[key]
 
 
+def clear_cache() -> None:
+    """Forget the modules built so far: the next use of a model builds its module again.
+
+    Frees their memory, and puts this process in the state of a fresh Dask worker.
+    """
+    with _LOCK:
+        _CACHE.clear()
+
+
 class AuroraModel:
     """An Aurora model with its registry entry; pickles as its specification."""
 

@@ -79,7 +79,7 @@ def _storm_tracks(day0: int, day1: int, seed: int) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(-1, 8)
 
 
-def _in_box(lat, lon, box) -> np.ndarray:
+def in_box(lat, lon, box) -> np.ndarray:
     lat_min, lat_max, lon_min, lon_max = box
     return (lat >= lat_min) & (lat <= lat_max) & lon_in_band(lon, lon_min, lon_max)
 
@@ -115,7 +115,7 @@ def _msl_anomaly(
         d2 = _great_circle_sq(lat2[None], lon2[None], la[:, None, None], lo[:, None, None])
         low = -depth * env[:, None, None] * np.exp(-d2 / (2 * radius**2))
         if events is not None:  # calm dates: no storm centre inside the North Atlantic box
-            centre_in = _in_box(la, lo, NORTH_ATLANTIC) & ~events[alive]
+            centre_in = in_box(la, lo, NORTH_ATLANTIC) & ~events[alive]
             low = low * np.where(centre_in, 0.0, 1.0)[:, None, None]
         out[alive] += low
     if events is not None:

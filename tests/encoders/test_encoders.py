@@ -130,7 +130,7 @@ def test_cli_embed_with_an_encoder_resumes(hp_ds, tmp_path, monkeypatch):
     src = tmp_path / "hp.nc"
     hp_ds.to_netcdf(src)
     out = tmp_path / "e.zarr"
-    spec = "tests.test_encoders:healpix_encoder"
+    spec = "tests.encoders.test_encoders:healpix_encoder"
     assert cli.main(["embed", str(src), str(out), "--encoder", spec, "--no-progress"]) == 0
     got = xr.open_zarr(out)
     expected = hp_ds.aurora.embed(healpix_encoder())

@@ -85,8 +85,8 @@ def test_a_band_across_0_selects_the_same_points_in_target_probe_and_lon_in_band
     t = Target("msl", region=(-90, 90, *band))
     np.testing.assert_array_equal(t.mask(lat, lon), np.broadcast_to(want, (lat.size, lon.size)))
     # the sample data's storm box uses the same rule
-    from xaurora.sample.weather import _in_box
-    np.testing.assert_array_equal(_in_box(np.zeros(lon.size), lon, (-90, 90, *band)), want)
+    from xaurora.sample.weather import in_box
+    np.testing.assert_array_equal(in_box(np.zeros(lon.size), lon, (-90, 90, *band)), want)
 
     # probe split on a patch grid in that convention: the test set is exactly the band
     rng = np.random.default_rng(0)

@@ -11,7 +11,7 @@ from tests._dask import raise_if_dask_computes
 from xaurora.analysis import labels
 from xaurora.grids.patches import to_patches
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 def _grid(lat_desc=True, lon180=False):

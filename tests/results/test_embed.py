@@ -6,30 +6,10 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from aurora import Batch, Metadata
 from aurora.normalisation import locations, scales
 
 import xaurora as xa
-
-
-def _direct_batch(ds, t_index: int):
-    """An aurora.Batch built by hand from the Aurora-named dataset (independent of xaurora)."""
-    sl = slice(t_index - 1, t_index + 1)
-
-    def surf(v):
-        return torch.from_numpy(ds[v].isel(time=sl).values[None].astype(np.float32))
-
-    return Batch(
-        surf_vars={v: surf(v) for v in ("2t", "10u", "10v", "msl")},
-        static_vars={"lsm": torch.from_numpy(ds["lsm"].values), "slt": torch.from_numpy(
-            ds["slt"].values), "z": torch.from_numpy(ds["geopotential_at_surface"].values)},
-        atmos_vars={v: surf(v) for v in ("z", "u", "v", "t", "q")},
-        metadata=Metadata(
-            lat=torch.tensor(ds.lat.values), lon=torch.tensor(ds.lon.values),
-            time=(ds.time.to_index()[t_index].to_pydatetime(),),
-            atmos_levels=tuple(int(p) for p in ds.level.values),
-        ),
-    )
+from tests._aurora import direct_batch
 
 
 def _hooked(module, batch, sub):
@@ -46,14 +26,14 @@ def test_encoder_embedding_equals_aurora_encoder_output(tiny, small_ds):
     assert emb.dims == ("time", "level", "lat", "lon", "channel")
     assert emb.level.values.tolist() == ["surface", "latent_1", "latent_2", "latent_3"]
     for i, t in enumerate((1, 2)):
-        ref = _hooked(tiny.module, _direct_batch(small_ds, t), tiny.module.encoder)
+        ref = _hooked(tiny.module, direct_batch(small_ds, t), tiny.module.encoder)
         np.testing.assert_allclose(emb.values[i], ref.reshape(4, 8, 16, 32), rtol=1e-5,
                                    atol=1e-5)
 
 
 def test_backbone_and_named_submodule(tiny, small_ds):
     emb = small_ds.aurora.embed(tiny, layer="backbone")
-    ref = _hooked(tiny.module, _direct_batch(small_ds, 2), tiny.module.backbone)
+    ref = _hooked(tiny.module, direct_batch(small_ds, 2), tiny.module.backbone)
     np.testing.assert_allclose(emb.values[1], ref.reshape(4, 8, 16, 64), rtol=1e-5, atol=1e-5)
     # a Swin layer returns (merged, unmerged): the first output is on the 2 × 2-merged grid
     blk = small_ds.aurora.embed(tiny, layer="backbone.encoder_layers.0")
@@ -158,7 +138,7 @@ def test_distributed_cluster_gives_same_result(tiny):
 def test_forecast_equals_module_call(tiny, small_ds):
     fc = small_ds.aurora.forecast(tiny, steps=1)
     with torch.no_grad():
-        pred = tiny.module(_direct_batch(small_ds, 2))
+        pred = tiny.module(direct_batch(small_ds, 2))
     got = fc["msl"].isel(time=1, lead_time=0).values
     np.testing.assert_allclose(got[:32], pred.surf_vars["msl"][0, 0].numpy(), rtol=1e-5)
     assert np.isnan(got[32]).all()  # the cropped row

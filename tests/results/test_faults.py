@@ -35,6 +35,7 @@ import xarray as xr
 
 import xaurora as xa
 from xaurora.app import cli
+from xaurora.io.store import steps_written
 
 #: Seed of the drawn kill moments and write faults (the suite's and the benchmark's).
 SEED = 20240917
@@ -210,7 +211,7 @@ def drive(src: str, work: str, n_kills: int, seed: int, report: str) -> None:
         store, log = os.path.join(work, f"kill{k}.zarr"), os.path.join(work, f"kill{k}.log")
         argv = ["embed", src, store, *ARGS]
         killed = run_child(argv, plan, log)
-        flagged = (cli._steps_written(store) or (0, 0))[0]
+        flagged = (steps_written(store) or (0, 0))[0]
         reruns = []
         while len(reruns) < 3 and (not reruns or reruns[-1] != 0):
             reruns.append(run_child(argv, None, log))
@@ -225,9 +226,9 @@ def drive(src: str, work: str, n_kills: int, seed: int, report: str) -> None:
 def drive_in_subprocess(src, work, n_kills: int, seed: int, timeout: float = 540) -> dict:
     """:func:`drive` in a fresh interpreter (so that forking it is safe); its report."""
     report = os.path.join(work, "report.json")
-    code = (f"from tests.test_faults import drive; drive({str(src)!r}, {str(work)!r}, "
+    code = (f"from tests.results.test_faults import drive; drive({str(src)!r}, {str(work)!r}, "
             f"{n_kills}, {seed}, {report!r})")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=timeout, cwd=root)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -415,7 +416,7 @@ def test_full_disk_with_an_encoder_ends_with_one_line_and_a_rerun_resumes(tmp_pa
     """The ``--encoder`` path: the same message, exit code and resume."""
     src = tmp_path / "hp.nc"
     xa.testing.synthetic_healpix_dataset(level=2, n_times=4, naming="cds").to_netcdf(src)
-    args = ["--encoder", "tests.test_encoders:healpix_encoder", "--no-progress"]
+    args = ["--encoder", "tests.encoders.test_encoders:healpix_encoder", "--no-progress"]
     reference = str(tmp_path / "ref.zarr")
     assert cli.main(["embed", str(src), reference, *args]) == 0
     counter = full_disk(tmp_path / "count.zarr")

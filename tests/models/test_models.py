@@ -13,7 +13,7 @@ import torch
 import xaurora as xa
 from xaurora.io.canonical import canonicalize
 from xaurora.io.static import load_static, safe_unpickle
-from xaurora.models.loading import _CACHE, ModelSpec, build_module
+from xaurora.models.loading import ModelSpec, build_module, clear_cache
 from xaurora.run.source import make_batch
 
 API_NAMES = ["aurora-0.25-pretrained", "aurora-0.25-small-pretrained", "aurora-0.25-finetuned",
@@ -105,7 +105,7 @@ def test_random_weights_control_differs_from_model(tiny):
 def test_model_pickles_as_spec_and_rebuilds_identically(tiny):
     blob = pickle.dumps(tiny)
     assert len(blob) < 2000  # a specification, not weights
-    _CACHE.clear()  # as in a fresh Dask worker
+    clear_cache()  # as in a fresh Dask worker
     clone = pickle.loads(blob)
     a, b = _params(tiny), _params(clone)
     assert all(torch.equal(a[k], b[k]) for k in a)

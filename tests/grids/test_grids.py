@@ -227,7 +227,7 @@ def test_docs_grids_page_examples_run(capsys):
     import re
     from pathlib import Path
 
-    text = (Path(__file__).parent.parent / "docs" / "grids.md").read_text()
+    text = (Path(__file__).parents[2] / "docs" / "grids.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert len(blocks) >= 4
     namespace: dict = {}

@@ -40,23 +40,27 @@ def test_values_and_flags_land_where_given(tmp_path):
 
 
 def test_writing_overlaps_the_caller_and_is_finished_on_exit(tmp_path, monkeypatch):
-    """A slow write does not hold up the caller (it returns at once while the thread writes),
-    and leaving the block waits for every write."""
+    """A write does not hold up the caller (``put`` returns while the writer's thread is still
+    writing), and leaving the block waits for every write. No clock: the write waits for the
+    caller to let it go, so a ``put`` that wrote in the caller's thread would never return."""
     store = _store(tmp_path)
     real = RegionWriter._write
-    seen = []
+    seen, started, release = [], threading.Event(), threading.Event()
 
-    def slow(self, positions, values):
+    def held(self, positions, values):
         seen.append(threading.current_thread().name)
-        time.sleep(0.3)
+        started.set()
+        if not release.wait(60):
+            raise AssertionError("the caller never got control back while the write ran")
         real(self, positions, values)
 
-    monkeypatch.setattr(RegionWriter, "_write", slow)
-    t0 = time.perf_counter()
+    monkeypatch.setattr(RegionWriter, "_write", held)
     with RegionWriter(store, depth=2) as w:
         w.put([0], np.ones((1, 3), np.float32))
-        handed = time.perf_counter() - t0
-    assert handed < 0.2 and seen == [writer_mod.THREAD_NAME]
+        assert started.wait(60)  # the writer's thread has the step, the caller goes on
+        assert xr.open_zarr(store)["done"].values.tolist() == [0] * 6  # not written yet
+        release.set()
+    assert seen == [writer_mod.THREAD_NAME]
     assert xr.open_zarr(store)["done"].values.tolist() == [1, 0, 0, 0, 0, 0]
 
 

@@ -12,7 +12,7 @@ import xarray as xr
 import xaurora as xa
 from xaurora.io.canonical import canonicalize
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 def _canon(naming, **kw):

@@ -8,7 +8,7 @@ import torch
 
 import xaurora as xa
 from xaurora.attribution import Target, relevance
-from xaurora.attribution.rules import RULES, LRPContext, _product, attention, is_patched, lrp_rules
+from xaurora.attribution.rules import RULES, LRPContext, attention, is_patched, lrp_rules, product
 
 TARGET = Target("msl", region=(0, 60, -30, 60))
 
@@ -110,7 +110,7 @@ def test_single_rules_are_conservative():
     # uniform rule for a product of two activations (AttnLRP): each factor gets half
     a = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
     b = torch.randn(4, 2, dtype=torch.float64, requires_grad=True)
-    z = _product(a, b, uniform=True)
+    z = product(a, b, uniform=True)
     ga, gb = torch.autograd.grad(z.sum(), [a, b])
     assert float((a * ga).sum()) == pytest.approx(0.5 * float(z.sum()), rel=1e-10)
     assert float((b * gb).sum()) == pytest.approx(0.5 * float(z.sum()), rel=1e-10)

@@ -16,7 +16,7 @@ import torch
 import xarray as xr
 
 import xaurora as xa
-from tests.test_embed import _direct_batch
+from tests._aurora import direct_batch
 from xaurora.io.canonical import canonicalize
 from xaurora.models.forward import encoder_input
 from xaurora.run import prefetch, sizing, source, tokens
@@ -45,12 +45,12 @@ def test_embedding_equals_capture_on_hand_built_batch(tiny, ds5, lazy, batch_siz
         emb = src.aurora.embed(tiny, batch_size=batch_size).values
     cds = canonicalize(ds5)
     for i in range(4):
-        ref = capture(tiny.module, _direct_batch(ds5, i + 1), "encoder").cpu().numpy()
+        ref = capture(tiny.module, direct_batch(ds5, i + 1), "encoder").cpu().numpy()
         np.testing.assert_allclose(emb[i].reshape(ref.shape[1:]), ref[0], rtol=1e-5,
                                    atol=1e-5)
         if batch_size == 1:  # make_batch gives the hand-built batch's tensors exactly
             got = make_batch(cds, cds.time.values[i + 1 : i + 2], tiny.module)
-            hand = _direct_batch(ds5, i + 1)
+            hand = direct_batch(ds5, i + 1)
             for kind in ("surf_vars", "static_vars", "atmos_vars"):
                 for k, x in getattr(hand, kind).items():
                     np.testing.assert_array_equal(getattr(got, kind)[k].numpy(), x.numpy())
@@ -203,7 +203,7 @@ def test_cli_uses_auto_batch_size_by_default():
 
 def test_autocast_reports_its_difference_from_fp32(tiny, ds5, dask_counter):
     emb = ds5.aurora.embed(tiny, autocast=True)
-    batch = _direct_batch(ds5, 1)  # the first analysis time, built by hand
+    batch = direct_batch(ds5, 1)  # the first analysis time, built by hand
     fp32 = capture(tiny.module, batch, "encoder").cpu().numpy().astype(np.float64)
     bf16 = capture(tiny.module, batch, "encoder", autocast=True).float().numpy()
     want = np.linalg.norm(bf16 - fp32) / np.linalg.norm(fp32)

@@ -11,7 +11,7 @@ import xarray as xr
 import xaurora.sample as xs
 from xaurora.io.canonical import canonicalize
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 SURFACE = {"t2m": (180, 335), "u10": (-60, 60), "v10": (-60, 60), "msl": (9.0e4, 1.08e5)}
 ATMOS = {

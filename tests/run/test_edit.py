@@ -9,7 +9,7 @@ import xarray as xr
 from aurora import rollout
 
 import xaurora as xa
-from tests.test_embed import _direct_batch
+from tests._aurora import direct_batch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -43,7 +43,7 @@ def test_ablation_equals_a_hand_written_hook(tiny, small_ds):
         return out - (out @ u)[..., None] * u
 
     fc = small_ds.aurora.forecast(tiny, edit=xa.edit.ablate(d, layer="encoder"))
-    pred = _direct_forecast(tiny.module, _direct_batch(small_ds, 2), hook)
+    pred = _direct_forecast(tiny.module, direct_batch(small_ds, 2), hook)
     got = fc["msl"].isel(time=1, lead_time=0).values[:32]
     np.testing.assert_allclose(got, pred.surf_vars["msl"][0, 0].numpy(), rtol=1e-5, atol=1e-3)
     unedited = small_ds.aurora.forecast(tiny)["msl"].isel(time=1, lead_time=0).values[:32]
@@ -65,7 +65,7 @@ def test_steer_on_a_box_at_one_level_equals_a_hand_written_hook(tiny, small_ds):
 
     edit = xa.edit.steer(d, 5.0, layer="encoder", where=where)
     fc = small_ds.aurora.forecast(tiny, edit=edit)
-    pred = _direct_forecast(tiny.module, _direct_batch(small_ds, 2), hook)
+    pred = _direct_forecast(tiny.module, direct_batch(small_ds, 2), hook)
     np.testing.assert_allclose(fc["2t"].isel(time=1, lead_time=0).values[:32],
                                pred.surf_vars["2t"][0, 0].numpy(), rtol=1e-5, atol=1e-3)
     emb = small_ds.aurora.embed(tiny, edit=edit)  # captured after the edit, only on the box
@@ -118,7 +118,7 @@ def test_patch_replaces_tokens_by_another_dates_embedding(tiny, small_ds):
         return torch.tensor(src.values.reshape(1, -1, 32))
 
     fc = small_ds.aurora.forecast(tiny, edit=xa.edit.patch(src, "encoder"))
-    pred = _direct_forecast(tiny.module, _direct_batch(small_ds, 2), hook)
+    pred = _direct_forecast(tiny.module, direct_batch(small_ds, 2), hook)
     np.testing.assert_allclose(fc["msl"].isel(time=1, lead_time=0).values[:32],
                                pred.surf_vars["msl"][0, 0].numpy(), rtol=1e-5, atol=1e-3)
     with pytest.raises(ValueError, match="source: has no embedding"):
@@ -145,7 +145,7 @@ def test_rollout_latents_equal_hooks_on_aurora_rollout(tiny, small_ds):
     h = tiny.module.backbone.register_forward_hook(lambda m, a, o: seen.append(o.numpy()))
     try:
         with torch.no_grad():
-            for _ in rollout(tiny.module, _direct_batch(small_ds, 2), steps=3):
+            for _ in rollout(tiny.module, direct_batch(small_ds, 2), steps=3):
                 pass
     finally:
         h.remove()
