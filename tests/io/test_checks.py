@@ -15,7 +15,7 @@ import pytest
 
 import xaurora as xa
 from xaurora.app.cli import main
-from xaurora.io.canonical import GridWarning
+from xaurora.io.checks import GridWarning
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -109,7 +109,8 @@ def test_trained_checkpoint_on_another_grid_warns_naming_both(small, trained_loo
 
 
 def test_random_weights_and_the_training_grid_do_not_warn(small, tiny, trained_looking):
-    from xaurora.io.canonical import canonicalize, grid_mismatch
+    from xaurora.io.canonical import canonicalize
+    from xaurora.io.checks import grid_mismatch
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", GridWarning)
@@ -181,7 +182,8 @@ def test_value_check_means_agree_with_float64_and_survive_fill_values(threads):
     shifted field fails as units, NaN fails as missing, and a netCDF fill value (finite, but
     overflowing a float32 sum) is reported as a units problem, not a crash."""
     from xaurora.errors import XauroraError
-    from xaurora.io.canonical import canonicalize, check_values_of
+    from xaurora.io.canonical import canonicalize
+    from xaurora.io.checks import check_values_of
 
     cds = canonicalize(xa.testing.synthetic_dataset(n_times=3), check_values=False)
     for name in ("2t", "t", "msl"):

@@ -90,8 +90,8 @@ def test_in_memory_embed_checks_each_step_read_once(four, tiny, monkeypatch):
 
 @pytest.mark.parametrize("threads", [True, False])
 def test_one_step_in_wrong_units_is_found_among_many(threads):
-    from xaurora.io.canonical import canonicalize, check_values_of, value_problems
-    from xaurora.io.checks import MAX_MEAN_Z
+    from xaurora.io.canonical import canonicalize
+    from xaurora.io.checks import MAX_MEAN_Z, check_values_of, value_problems
     from xaurora.io.normalisation import norm_stats
 
     ds = _spoiled(xa.testing.synthetic_dataset(n_times=12, naming="cds"), 7, "celsius")

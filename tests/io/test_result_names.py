@@ -7,7 +7,8 @@ import pytest
 
 import xaurora as xa
 from xaurora.app.describe import describe
-from xaurora.io.canonical import canonicalize, result_names
+from xaurora.io.canonical import canonicalize
+from xaurora.io.uncanonical import result_names
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

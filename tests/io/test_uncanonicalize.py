@@ -7,7 +7,8 @@ import pytest
 import xarray as xr
 
 import xaurora as xa
-from xaurora.io.canonical import canonicalize, to_input_grid, uncanonicalize
+from xaurora.io.canonical import canonicalize
+from xaurora.io.uncanonical import to_input_grid, uncanonicalize
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -33,9 +33,9 @@ import xarray as xr
 
 from xaurora.encoders import encoder_times, read_for, sample_at
 from xaurora.errors import XauroraError
-from xaurora.io.canonical import uncanonicalize
 from xaurora.io.names import CELL_IDS, LAT_NAMES, LON_NAMES, STATIC_PREFIX, UNITS
 from xaurora.io.orientation import cell_weights
+from xaurora.io.uncanonical import uncanonicalize
 
 __all__ = ["reconstruction", "reconstruction_sweep"]
 

@@ -17,17 +17,11 @@ import numpy as np
 import xarray as xr
 
 from xaurora.grids.patches import patch_centres
-from xaurora.io.canonical import (
-    _check_levels,
-    _classify,
-    _level_dim,
-    _rename_dims,
-    canonicalize,
-    result_names,
-)
+from xaurora.io.canonical import _check_levels, _classify, _level_dim, _rename_dims, canonicalize
 from xaurora.io.checks import grid_mismatch, is_lazy, missing_message, value_problems
 from xaurora.io.names import STATIC_PREFIX
 from xaurora.io.static import released_static
+from xaurora.io.uncanonical import result_names
 from xaurora.models.registry import get_info
 from xaurora.run.times import analysis_times
 

@@ -32,7 +32,8 @@ from xaurora.analysis.probe import labels_on_patches
 from xaurora.attribution.relevance import prepare, target_field
 from xaurora.attribution.target import Target
 from xaurora.errors import XauroraError
-from xaurora.io.canonical import canonicalize, uncanonicalize
+from xaurora.io.canonical import canonicalize
+from xaurora.io.uncanonical import uncanonicalize
 from xaurora.results.embedding import embed
 from xaurora.run.edit import Edit, ablate, as_edits, edit_text, token_mask
 from xaurora.run.tokens import layer_layout

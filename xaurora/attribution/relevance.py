@@ -22,9 +22,11 @@ import xarray as xr
 from xaurora.attribution.target import Target
 from xaurora.errors import XauroraError
 from xaurora.grids.patches import check_lon, used_rows
-from xaurora.io.canonical import canonicalize, check_read, uncanonicalize, warn_grid
+from xaurora.io.canonical import canonicalize
+from xaurora.io.checks import check_read, warn_grid
 from xaurora.io.names import STATIC_PREFIX
 from xaurora.io.normalisation import batch_locations, norm_stats, unnormalise
+from xaurora.io.uncanonical import uncanonicalize
 from xaurora.run.edit import as_edits, edit_text
 from xaurora.run.hooks import edit_hooks, exclusive, hooked
 from xaurora.run.source import make_batch

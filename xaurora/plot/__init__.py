@@ -26,15 +26,10 @@ data on disk, coastlines are drawn from a land–sea mask (see :func:`draw_coast
 from __future__ import annotations
 
 from xaurora.plot.autoencoder import reconstruction_curve
-from xaurora.plot.charts import (
-    pca_scatter,
-    perturbation_curves,
-    probe_table,
-    relevance_map,
-    vertical_profile,
-)
+from xaurora.plot.charts import pca_scatter, probe_table
 from xaurora.plot.common import color_limits, natural_earth_available
 from xaurora.plot.maps import draw_coastlines, map
+from xaurora.plot.relevance import perturbation_curves, relevance_map, vertical_profile
 
 __all__ = [
     "color_limits",

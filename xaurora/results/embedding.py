@@ -9,7 +9,8 @@ import xarray as xr
 
 from xaurora.encoders.base import Encoder
 from xaurora.errors import XauroraError
-from xaurora.io.canonical import canonicalize, check_read, is_lazy, warn_grid
+from xaurora.io.canonical import canonicalize
+from xaurora.io.checks import check_read, is_lazy, warn_grid
 from xaurora.io.names import LAT_ATTRS, LON_ATTRS
 from xaurora.results.encoded import embed_encoder
 from xaurora.run.edit import as_edits, edit_text

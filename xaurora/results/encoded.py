@@ -30,8 +30,7 @@ from xaurora.encoders.samples import (
     samples_at,
 )
 from xaurora.errors import XauroraError
-from xaurora.io.canonical import check_values_of
-from xaurora.io.checks import is_lazy
+from xaurora.io.checks import check_values_of, is_lazy
 from xaurora.run.lazy import time_blocks
 from xaurora.version import __version__
 

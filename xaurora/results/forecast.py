@@ -14,7 +14,9 @@ import pandas as pd
 import xarray as xr
 
 from xaurora.errors import XauroraError
-from xaurora.io.canonical import canonicalize, check_read, uncanonicalize, warn_grid
+from xaurora.io.canonical import canonicalize
+from xaurora.io.checks import check_read, warn_grid
+from xaurora.io.uncanonical import uncanonicalize
 from xaurora.run.edit import as_edits, edit_text
 from xaurora.run.hooks import rollout_pass
 from xaurora.run.source import make_batch

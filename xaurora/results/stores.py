@@ -19,7 +19,8 @@ import numpy as np
 
 from xaurora.encoders.base import load_encoder
 from xaurora.encoders.samples import _step, encoder_times, input_names, read_for
-from xaurora.io.canonical import canonicalize, check_values_of, warn_grid
+from xaurora.io.canonical import canonicalize
+from xaurora.io.checks import check_values_of, warn_grid
 from xaurora.io.store import RegionWriter, open_any, prepare_run
 from xaurora.models import load_model
 from xaurora.results.embedding import to_dataarray

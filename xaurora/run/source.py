@@ -25,8 +25,7 @@ import numpy as np
 import xarray as xr
 
 from xaurora.errors import XauroraError
-from xaurora.io.canonical import check_values_of
-from xaurora.io.checks import check_array
+from xaurora.io.checks import check_array, check_values_of
 from xaurora.io.names import STATIC_PREFIX
 from xaurora.io.tensors import float32_tensor
 from xaurora.run.prefetch import THREAD_NAME
