@@ -68,7 +68,7 @@ def test_patch_is_land_when_mean_fraction_at_least_half_not_pixel_majority():
     Patch B: 9 pixels at 0.5, 7 at 0 → mean 0.28 → sea; 9 of 16 binarised pixels → land.
     Patch C all 1 (land either way), patch D all 0 (sea either way).
     """
-    from xaurora.analysis.probe import labels_on_patches
+    from xaurora.analysis.samples import labels_on_patches
 
     a = np.r_[np.full(7, 0.9), np.full(9, 0.45)].reshape(4, 4)
     b = np.r_[np.full(9, 0.5), np.zeros(7)].reshape(4, 4)

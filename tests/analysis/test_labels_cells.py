@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 import xaurora as xa
-from xaurora.analysis.probe import labels_on_grid
+from xaurora.analysis.samples import labels_on_grid
 from xaurora.grids import HEALPix
 
 

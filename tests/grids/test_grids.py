@@ -13,7 +13,8 @@ import xarray as xr
 
 import xaurora as xa
 from xaurora.analysis.pool import pool
-from xaurora.analysis.probe import labels_on_grid, probe
+from xaurora.analysis.probe import probe
+from xaurora.analysis.samples import labels_on_grid
 from xaurora.grids import HEALPix, Patches, Points, grid_of
 
 

@@ -15,9 +15,10 @@ from xaurora.analysis.manifold import latent_outliers, tsne, umap
 from xaurora.analysis.metrics import classification_metrics, regression_metrics
 from xaurora.analysis.pca import pca, pca_estimator, pca_transform
 from xaurora.analysis.pool import pool, region_weights
-from xaurora.analysis.probe import labels_on_patches, probe
+from xaurora.analysis.probe import probe
 from xaurora.analysis.reconstruction import reconstruction, reconstruction_sweep
 from xaurora.analysis.regimes import annual_harmonics, seasonality, separability
+from xaurora.analysis.samples import labels_on_patches
 
 __all__ = [
     "annual_harmonics",

@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 
 from xaurora.analysis.bootstrap import ratio_interval
-from xaurora.analysis.probe import labels_on_patches
+from xaurora.analysis.samples import labels_on_patches
 from xaurora.attribution.relevance import prepare, target_field
 from xaurora.attribution.target import Target
 from xaurora.errors import XauroraError
