@@ -89,34 +89,54 @@ def sample_dataset(
     >>> sample_dataset(times=t).sizes["valid_time"]
     4
     """
-    names = variable_names(naming)
-    tdim, ldim = dims_of(naming)
+    names, dims = variable_names(naming), dims_of(naming)  # an unknown naming fails first
     levels = _check_levels(levels)
+    times = _time_axis(start, periods, freq, times)
+    events = _events_of(events, times)
+    static = _read_static()
+    lat, lon = static.latitude.values, static.longitude.values
+    hours = _hours(times)
+    msl_anom = _msl_anomaly(hours, lat, lon, seed, events)  # (time, lat, lon), Pa
+    zb, ub, vb, tb = _base_levels(times, msl_anom, lat, lon)
+    atmos = _atmosphere(levels, zb, ub, vb, tb, msl_anom)
+    surface = _surface(times, hours, static, zb, ub, vb, tb, seed)
+    ds = _as_dataset(surface, atmos, times, levels, static, names, dims, seed,
+                     float_levels=naming == "cds")  # as the CDS writes them
+    if with_static:
+        st = sample_static(naming="wb2")
+        ds = ds.assign({name: st[name] for name in st.data_vars})
+    if events is not None:
+        ds.attrs["north_atlantic_storm_box"] = "lat 40-65 N, lon 60-10 W"
+    return ds
+
+
+def _time_axis(start, periods, freq, times) -> pd.DatetimeIndex:
     if times is None:
         times = pd.date_range(start, periods=periods, freq=freq)
     else:
         times = pd.DatetimeIndex(pd.to_datetime(np.asarray(times))).sort_values().unique()
     if len(times) == 0:
         raise XauroraError("periods must be at least 1. Fix: pass periods=2 or more.")
-    if events is not None:
-        events = np.asarray(getattr(events, "values", events), dtype=bool)
-        if events.shape != (len(times),):
-            raise XauroraError(
-                f"events has shape {events.shape} but there are {len(times)} time steps. "
-                "Fix: use storm_events() with the same start/periods/freq."
-            )
+    return times
 
-    static = _read_static()
+
+def _events_of(events, times: pd.DatetimeIndex) -> np.ndarray | None:
+    if events is None:
+        return None
+    events = np.asarray(getattr(events, "values", events), dtype=bool)
+    if events.shape != (len(times),):
+        raise XauroraError(
+            f"events has shape {events.shape} but there are {len(times)} time steps. "
+            "Fix: use storm_events() with the same start/periods/freq."
+        )
+    return events
+
+
+def _base_levels(times, msl_anom, lat, lon) -> tuple[dict, dict, dict, dict]:
+    """Geopotential, winds and temperature at :data:`BASE_LEVELS`: the seasonal climatology plus
+    the pressure anomaly carried up the column, geostrophic winds from it."""
     clim = _read_climatology()
-    lat = static.latitude.values
-    lon = static.longitude.values
-    lsm = static.lsm.values.astype(np.float64)
-    zs = static.z.values.astype(np.float64)
-
-    hours = _hours(times)
     w = _season_weight(times)[:, None, None]
-    msl_anom = _msl_anomaly(hours, lat, lon, seed, events)  # (time, lat, lon), Pa
-
     zb, ub, vb, tb = {}, {}, {}, {}
     for p in BASE_LEVELS:
         jan = clim.sel(month=1, level=p)
@@ -135,7 +155,11 @@ def sample_dataset(
     t_up = (zb[200] - zb[500]) / (R_D * np.log(500.0 / 200.0))
     tb[200] = np.maximum(2 * t_up - tb[500], 0.5 * (t_up + 195.0))
     tb = {p: np.clip(t, 185.0, 325.0) for p, t in tb.items()}
+    return zb, ub, vb, tb
 
+
+def _atmosphere(levels, zb, ub, vb, tb, msl_anom) -> dict[str, list]:
+    """``z, u, v, t, q`` at each of ``levels``, from the base levels."""
     atmos = {k: [] for k in ("z", "u", "v", "t", "q")}
     for p in levels:
         t = _temperature_profile(tb, p)
@@ -153,10 +177,16 @@ def sample_dataset(
         atmos["v"].append(_wind_profile(vb, p))
         atmos["t"].append(t)
         atmos["q"].append(np.clip(q, 1e-7, 0.03))
+    return atmos
 
-    # Surface: msl from the 1000 hPa height under the 850 hPa column, 2 m temperature from
-    # 850 hPa with a standard lapse rate to the orography plus a land diurnal cycle, 10 m wind
-    # as a damped, cross-isobaric-turned 850 hPa wind.
+
+def _surface(times, hours, static, zb, ub, vb, tb, seed) -> dict[str, np.ndarray]:
+    """``2t, 10u, 10v, msl``: msl from the 1000 hPa height under the 850 hPa column, 2 m
+    temperature from 850 hPa with a standard lapse rate to the orography plus a land diurnal
+    cycle, 10 m wind as a damped, cross-isobaric-turned 850 hPa wind."""
+    lat, lon = static.latitude.values, static.longitude.values
+    lsm = static.lsm.values.astype(np.float64)
+    zs = static.z.values.astype(np.float64)
     t_bl = tb[850] + LAPSE * R_D * tb[850] / G * np.log(1000.0 / 850.0) * 0.5
     z1000 = zb[850] - R_D * t_bl * np.log(1000.0 / 850.0)
     msl = 100000.0 * np.exp(z1000 / (R_D * (t_bl + 4.0)))
@@ -171,17 +201,23 @@ def sample_dataset(
     turn = np.deg2rad(20.0 * np.sign(lat))[None, :, None]
     u10 = damp * (ub[850] * np.cos(turn) - vb[850] * np.sin(turn))
     v10 = damp * (ub[850] * np.sin(turn) + vb[850] * np.cos(turn))
+    return {"2t": t2m, "10u": u10, "10v": v10, "msl": msl}
 
+
+def _as_dataset(surface, atmos, times, levels, static, names: dict, dims: tuple[str, str],
+                seed: int, float_levels: bool) -> xr.Dataset:
+    """The fields under the naming's ``names`` and (time, level) ``dims``, with CF attrs."""
+    tdim, ldim = dims
     level_attrs = {"units": "hPa", "long_name": "pressure", "standard_name": "air_pressure"}
-    level_values = np.asarray(levels, dtype=np.float64 if naming == "cds" else np.int64)
+    level_values = np.asarray(levels, dtype=np.float64 if float_levels else np.int64)
     coords = {
         tdim: (tdim, times.values, {"long_name": "time", "standard_name": "time"}),
         ldim: (ldim, level_values, level_attrs),
-        "latitude": ("latitude", lat, dict(static.latitude.attrs)),
-        "longitude": ("longitude", lon, dict(static.longitude.attrs)),
+        "latitude": ("latitude", static.latitude.values, dict(static.latitude.attrs)),
+        "longitude": ("longitude", static.longitude.values, dict(static.longitude.attrs)),
     }
     data = {}
-    for key, arr in (("2t", t2m), ("10u", u10), ("10v", v10), ("msl", msl)):
+    for key, arr in surface.items():
         data[names[key]] = ((tdim, "latitude", "longitude"), arr.astype(np.float32), _attrs(key))
     for key, arrs in atmos.items():
         arr = np.stack(arrs, axis=1).astype(np.float32)
@@ -194,9 +230,4 @@ def sample_dataset(
         "seed": seed,
         "Conventions": "CF-1.7",
     }
-    if with_static:
-        st = sample_static(naming="wb2")
-        ds = ds.assign({name: st[name] for name in st.data_vars})
-    if events is not None:
-        ds.attrs["north_atlantic_storm_box"] = "lat 40-65 N, lon 60-10 W"
     return ds
