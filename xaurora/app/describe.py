@@ -42,75 +42,26 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
     info = get_info(model) if isinstance(model, str) else getattr(model, "info", model)
     if timestep_hours is None:
         timestep_hours = info.timestep.total_seconds() / 3600 if info is not None else 6.0
-    lines, problems, notes = [], [], []
+    problems: list[str] = []
+    notes: list[str] = []
     raw = _rename_dims(ds)
-    for name, da in raw.data_vars.items():
-        role = _classify(str(name), da)
-        what = "ignored (not an Aurora input)" if role is None else f"{role[0]:6s} → {role[1]}"
-        lines.append(f"  {str(name):28s} {str(tuple(da.dims)):40s} {what}")
-    head = [f"Variables ({len(raw.data_vars)}):", *lines]
+    head = _variables(raw)
     try:
         cds = canonicalize(ds, static=static, check_values=False)
     except ValueError as err:  # say what was understood, then what stops reading it
         problems.append(str(err))
-        for name in raw.data_vars:  # the values of each variable that can be read alone
-            if _classify(str(name), raw[name]) is None:
-                continue
-            try:
-                one = canonicalize(ds[[name]], check_values=False)
-            except ValueError:
-                continue
-            for canon in one.data_vars:
-                problems += value_problems(_some_times(one[canon], check_times), str(canon))
+        problems += _values_read_alone(ds, raw, check_times)
         return _with_problems(head, problems, notes)
     if static is None and info is not None and not any(
             str(v).startswith(STATIC_PREFIX) for v in cds.data_vars):
-        released = released_static(info)  # as embed does: the checkpoint's statics, if cached
-        if released is not None:
-            try:
-                cds = canonicalize(ds, static=released, check_values=False)
-                notes.append(f"Static fields from {info.name}'s released file in the Hugging "
-                             f"Face cache.")
-            except ValueError as err:
-                problems.append(f"{err} (the static fields released with {info.name})")
-    head.append("Grid:")
-    lat, lon = cds["lat"].values, cds["lon"].values
-    head.append(f"  lat {lat.size} rows {lat[0]:g} → {lat[-1]:g} (descending after reading)")
-    head.append(f"  lon {lon.size} cols {lon[0]:g} → {lon[-1]:g} (wrapped to [0, 360))")
-
-    sizes = (4, 10, 3) if info is None else (info.patch_size,)
-    for p in sizes:
-        try:
-            la, lo = patch_centres(lat, lon, p)
-            head.append(f"  patch size {p}: {la.size} × {lo.size} patches")
-        except ValueError as e:
-            head.append(f"  patch size {p}: not usable ({str(e).split('.')[0]})")
-            if info is not None:
-                problems.append(str(e))
-    if info is not None:
-        mismatch = grid_mismatch(cds, info)
-        if mismatch:
-            notes.append("Warning: " + mismatch.split(" Fix:")[0])
+        cds = _with_released_statics(ds, cds, info, problems, notes)
+    head += _grid(cds, info, problems, notes)
     if "level" in cds.dims:
         head.append(f"Levels (hPa): {cds['level'].values.tolist()}")
     if "time" in cds.dims:
-        t = cds["time"].values
-        at = analysis_times(cds, np.timedelta64(int(timestep_hours * 3600), "s"), strict=False)
-        iso = [np.datetime_as_string(np.datetime64(x, "m"), unit="m") for x in (t[0], t[-1])]
-        head.append(f"Times: {t.size} from {iso[0]} to {iso[1]}; {at.size} have their "
-                    f"t − {timestep_hours:g} h step (usable analysis times)")
-        if at.size == 0:
-            problems.append(f"time: no time step has its previous step t − {timestep_hours:g} h "
-                            f"(Aurora needs both). Fix: include consecutive time steps.")
-    names = result_names(cds)
-    statics = [f"{v} ({cds[v].attrs.get('source_name', v)}"
-               + (" from static=" if static is not None and v not in _own_statics(raw) else "")
-               + (f", named {names[v]} in results)" if names[v] != cds[v].attrs.get(
-                   "source_name", v) else ")")
-               for v in cds.data_vars if str(v).startswith(STATIC_PREFIX)]
-    head.append(f"Static fields: {', '.join(statics) or 'none (pass static=...)'}")
-    lazy = is_lazy(cds)
-    head.append(f"Backed by {'Dask (lazy)' if lazy else 'memory'}")
+        head.append(_times(cds, timestep_hours, problems))
+    head.append(_statics_line(cds, raw, static))
+    head.append(f"Backed by {'Dask (lazy)' if is_lazy(cds) else 'memory'}")
     if info is not None:
         missing = missing_message(cds, info)
         if missing:
@@ -127,6 +78,87 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
         for v in cds.data_vars:
             problems += value_problems(_some_times(cds[v], check_times), str(v))
     return _with_problems(head, problems, notes)
+
+
+def _variables(raw: xr.Dataset) -> list[str]:
+    """The variables, their dims and what each is read as."""
+    lines = [f"Variables ({len(raw.data_vars)}):"]
+    for name, da in raw.data_vars.items():
+        role = _classify(str(name), da)
+        what = "ignored (not an Aurora input)" if role is None else f"{role[0]:6s} → {role[1]}"
+        lines.append(f"  {str(name):28s} {str(tuple(da.dims)):40s} {what}")
+    return lines
+
+
+def _values_read_alone(ds: xr.Dataset, raw: xr.Dataset, check_times) -> list[str]:
+    """The value problems of each variable that can be read on its own (when the whole cannot)."""
+    problems = []
+    for name in raw.data_vars:
+        if _classify(str(name), raw[name]) is None:
+            continue
+        try:
+            one = canonicalize(ds[[name]], check_values=False)
+        except ValueError:
+            continue
+        for canon in one.data_vars:
+            problems += value_problems(_some_times(one[canon], check_times), str(canon))
+    return problems
+
+
+def _with_released_statics(ds, cds, info, problems: list, notes: list) -> xr.Dataset:
+    """``cds`` with the checkpoint's released statics when cached, as embed reads it."""
+    released = released_static(info)
+    if released is None:
+        return cds
+    try:
+        cds = canonicalize(ds, static=released, check_values=False)
+    except ValueError as err:
+        problems.append(f"{err} (the static fields released with {info.name})")
+        return cds
+    notes.append(f"Static fields from {info.name}'s released file in the Hugging Face cache.")
+    return cds
+
+
+def _grid(cds: xr.Dataset, info, problems: list, notes: list) -> list[str]:
+    """The grid after reading, and the patches of the model's patch size (or of each one)."""
+    lat, lon = cds["lat"].values, cds["lon"].values
+    lines = ["Grid:",
+             f"  lat {lat.size} rows {lat[0]:g} → {lat[-1]:g} (descending after reading)",
+             f"  lon {lon.size} cols {lon[0]:g} → {lon[-1]:g} (wrapped to [0, 360))"]
+    for p in (4, 10, 3) if info is None else (info.patch_size,):
+        try:
+            la, lo = patch_centres(lat, lon, p)
+            lines.append(f"  patch size {p}: {la.size} × {lo.size} patches")
+        except ValueError as e:
+            lines.append(f"  patch size {p}: not usable ({str(e).split('.')[0]})")
+            if info is not None:
+                problems.append(str(e))
+    if info is not None:
+        mismatch = grid_mismatch(cds, info)
+        if mismatch:
+            notes.append("Warning: " + mismatch.split(" Fix:")[0])
+    return lines
+
+
+def _times(cds: xr.Dataset, timestep_hours: float, problems: list) -> str:
+    t = cds["time"].values
+    at = analysis_times(cds, np.timedelta64(int(timestep_hours * 3600), "s"), strict=False)
+    iso = [np.datetime_as_string(np.datetime64(x, "m"), unit="m") for x in (t[0], t[-1])]
+    if at.size == 0:
+        problems.append(f"time: no time step has its previous step t − {timestep_hours:g} h "
+                        f"(Aurora needs both). Fix: include consecutive time steps.")
+    return (f"Times: {t.size} from {iso[0]} to {iso[1]}; {at.size} have their "
+            f"t − {timestep_hours:g} h step (usable analysis times)")
+
+
+def _statics_line(cds: xr.Dataset, raw: xr.Dataset, static) -> str:
+    names = result_names(cds)
+    statics = [f"{v} ({cds[v].attrs.get('source_name', v)}"
+               + (" from static=" if static is not None and v not in _own_statics(raw) else "")
+               + (f", named {names[v]} in results)" if names[v] != cds[v].attrs.get(
+                   "source_name", v) else ")")
+               for v in cds.data_vars if str(v).startswith(STATIC_PREFIX)]
+    return f"Static fields: {', '.join(statics) or 'none (pass static=...)'}"
 
 
 def _own_statics(raw: xr.Dataset) -> set[str]:
