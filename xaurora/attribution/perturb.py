@@ -197,17 +197,7 @@ def perturbation_test(ds, model, rel: xr.Dataset, target: Target, fractions=(0.0
     """
     import torch  # heavy
 
-    if fill not in FILLS:
-        raise XauroraError(f"fill: {fill!r} is not known. Fix: use one of {FILLS}.")
-    if error not in ERRORS:
-        raise XauroraError(f"error: {error!r} is not known. Fix: use 'rmse' (default) or 'mse'.")
-    if unit not in ("patch", "pixel"):
-        raise XauroraError(f"unit: {unit!r} is not known. Fix: use 'patch' or 'pixel'.")
-    fractions = np.atleast_1d(np.asarray(fractions, dtype=float))
-    if ((fractions <= 0) | (fractions > 1)).any():
-        raise XauroraError(f"fractions: must lie in (0, 1], got {fractions.tolist()}.")
-    if n_random < 1:
-        raise XauroraError(f"n_random: must be ≥ 1, got {n_random}.")
+    fractions = _checked(fill, error, unit, fractions, n_random)
     prep = prepare(ds, model, time if time is not None else rel.attrs.get("analysis_time"),
                    static, torch.float32, check_values)
     cds = prep.cds
@@ -239,12 +229,41 @@ def perturbation_test(ds, model, rel: xr.Dataset, target: Target, fractions=(0.0
     nf = len(ks)
     e_rel, e_least = err[:nf], err[nf:2 * nf]
     e_rand = err[2 * nf:].reshape(nf, n_random)
-    mean_rand = e_rand.mean(axis=1)
     # an inf bound (random masks that never changed the target) stays inf, 0/0 is NaN: note says
-    ratio, lo, hi, note = ratio_interval(e_rel, e_rand, rng, n_boot, baseline="random masks")
-    why = {"note": note} if note else {}
+    interval = ratio_interval(e_rel, e_rand, rng, n_boot, baseline="random masks")
     units = str(cds[target.aurora_variable].attrs.get("units", "")) \
         if target.aurora_variable in cds else ""
+    out = _as_dataset(e_rel, e_least, e_rand, interval, ks, fractions, error, units)
+    out.attrs = {"error_metric": error, "fill": fill, "unit": unit,
+                 "check_values": int(check_values), "n_candidates": int(idx.size),
+                 "seed": int(seed),
+                 "n_boot": int(n_boot), **model.provenance(),
+                 "analysis_time": str(prep.time)[:19], **target.attrs(),
+                 "relevance_method": str(rel.attrs.get("method", ""))}
+    return out
+
+
+def _checked(fill: str, error: str, unit: str, fractions, n_random: int) -> np.ndarray:
+    """``fractions`` as an array, once every option is known to be valid."""
+    if fill not in FILLS:
+        raise XauroraError(f"fill: {fill!r} is not known. Fix: use one of {FILLS}.")
+    if error not in ERRORS:
+        raise XauroraError(f"error: {error!r} is not known. Fix: use 'rmse' (default) or 'mse'.")
+    if unit not in ("patch", "pixel"):
+        raise XauroraError(f"unit: {unit!r} is not known. Fix: use 'patch' or 'pixel'.")
+    fractions = np.atleast_1d(np.asarray(fractions, dtype=float))
+    if ((fractions <= 0) | (fractions > 1)).any():
+        raise XauroraError(f"fractions: must lie in (0, 1], got {fractions.tolist()}.")
+    if n_random < 1:
+        raise XauroraError(f"n_random: must be ≥ 1, got {n_random}.")
+    return fractions
+
+
+def _as_dataset(e_rel, e_least, e_rand, interval, ks, fractions, error: str,
+                units: str) -> xr.Dataset:
+    """The test's errors, ratio and interval by masked fraction, with units and long names."""
+    ratio, lo, hi, note = interval
+    why = {"note": note} if note else {}
     if error == "mse" and units:
         units = f"({units})2" if " " in units else f"{units}2"  # UDUNITS: Pa2
     what = {"rmse": "RMSE", "mse": "MSE"}[error]
@@ -253,7 +272,7 @@ def perturbation_test(ds, model, rel: xr.Dataset, target: Target, fractions=(0.0
         return {"units": units, "long_name": f"cos-lat weighted {what} of the target forecast "
                 f"change, {masked} masked", "error_metric": error}
 
-    out = xr.Dataset(
+    return xr.Dataset(
         {
             "error_relevant": ("fraction", e_rel, ea("most relevant cells")),
             "error_random": (("fraction", "draw"), e_rand, ea("random cells")),
@@ -266,14 +285,7 @@ def perturbation_test(ds, model, rel: xr.Dataset, target: Target, fractions=(0.0
                                             **why}),
             "n_cells": ("fraction", ks),
             "aopc_relevant": ((), float(e_rel.mean())),
-            "aopc_random": ((), float(mean_rand.mean())),
+            "aopc_random": ((), float(e_rand.mean(axis=1).mean())),
         },
-        coords={"fraction": fractions, "draw": np.arange(n_random)},
+        coords={"fraction": fractions, "draw": np.arange(e_rand.shape[1])},
     )
-    out.attrs = {"error_metric": error, "fill": fill, "unit": unit,
-                 "check_values": int(check_values), "n_candidates": int(idx.size),
-                 "seed": int(seed),
-                 "n_boot": int(n_boot), **model.provenance(),
-                 "analysis_time": str(prep.time)[:19], **target.attrs(),
-                 "relevance_method": str(rel.attrs.get("method", ""))}
-    return out
