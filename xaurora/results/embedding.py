@@ -13,6 +13,7 @@ from xaurora.io.canonical import canonicalize
 from xaurora.io.checks import check_read, is_lazy, warn_grid
 from xaurora.io.names import LAT_ATTRS, LON_ATTRS
 from xaurora.results.encoded import embed_encoder
+from xaurora.results.latents import latent_dataarray
 from xaurora.run.edit import as_edits, edit_text
 from xaurora.run.hooks import capture
 from xaurora.run.layout import Layout, input_features
@@ -59,15 +60,6 @@ def to_dataarray(values, layout: Layout, times, model, layer: str, cds, steps: i
     With ``steps > 1`` the array has a ``lead_time`` dim after ``time`` (0, Δ, …).
     """
 
-    coords = {
-        "time": ("time", np.asarray(times, dtype="datetime64[ns]"), {"standard_name": "time"}),
-        "level": ("level", np.array(layout.levels, dtype=str)),
-        "lat": ("lat", layout.lat, LAT_ATTRS),
-        "lon": ("lon", layout.lon, LON_ATTRS),
-        "channel": ("channel", np.arange(layout.n_channel)),
-    }
-    if layout.channel_coords:
-        coords.update(layout.channel_coords)
     lat, lon = cds["lat"].values, cds["lon"].values
     attrs = {
         "long_name": f"Aurora {layer} embedding",
@@ -82,15 +74,15 @@ def to_dataarray(values, layout: Layout, times, model, layer: str, cds, steps: i
         "grid_lon_first": float(lon[0]),
         "grid_n_lon": int(lon.size),
     }
-    dims: tuple[str, ...] = ("time", "level", "lat", "lon", "channel")
     if edit:
         attrs["edit"] = edit_text(edit)
+    lead_times = None
     if steps > 1:
-        dims = ("time", "lead_time", *dims[1:])
-        coords["lead_time"] = ("lead_time", np.array([model.timestep * i for i in range(steps)],
-                                                     dtype="timedelta64[ns]"))
+        lead_times = np.array([model.timestep * i for i in range(steps)], dtype="timedelta64[ns]")
         attrs["rollout_steps"] = int(steps)
-    return xr.DataArray(values, dims=dims, coords=coords, name="embedding", attrs=attrs)
+    grid = {"lat": ("lat", layout.lat, LAT_ATTRS), "lon": ("lon", layout.lon, LON_ATTRS)}
+    return latent_dataarray(values, times, layout.levels, grid, attrs,
+                            channel_coords=layout.channel_coords or None, lead_times=lead_times)
 
 
 def _embed_block(sub: xr.Dataset, times, model, layer, batch_size, autocast,

@@ -31,6 +31,7 @@ from xaurora.encoders.samples import (
 )
 from xaurora.errors import XauroraError
 from xaurora.io.checks import check_values_of, is_lazy
+from xaurora.results.latents import latent_dataarray
 from xaurora.run.lazy import time_blocks
 from xaurora.version import __version__
 
@@ -104,12 +105,6 @@ def to_dataarray(values, enc, times, layer: str = "encoder") -> xr.DataArray:
     """Label a ``(time, level, cell, channel)`` array (NumPy or Dask) as an embedding."""
 
     grid = enc.grid
-    coords = {
-        "time": ("time", np.asarray(times, dtype="datetime64[ns]"), {"standard_name": "time"}),
-        "level": ("level", np.array(_level_labels(enc, values.shape[1]), dtype=str)),
-        **grid.coords(),
-        "channel": ("channel", np.arange(values.shape[-1])),
-    }
     attrs = {
         "long_name": f"{enc.name} latent",
         "units": "1",
@@ -121,8 +116,8 @@ def to_dataarray(values, enc, times, layer: str = "encoder") -> xr.DataArray:
     }
     if enc.timestep is not None:
         attrs["timestep_hours"] = float(enc.timestep.total_seconds() / 3600)
-    return xr.DataArray(values, dims=("time", "level", "cells", "channel"), coords=coords,
-                        name="embedding", attrs=attrs)
+    return latent_dataarray(values, times, _level_labels(enc, values.shape[1]), grid.coords(),
+                            attrs)
 
 
 def embed_encoder(ds: xr.Dataset, enc, layer: str = "encoder", static=None, time=None,
