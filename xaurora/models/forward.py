@@ -25,7 +25,7 @@ fresh tensors of several MB cost a page fault per 4 KiB page on every step.
 
 >>> import xaurora as xa, torch
 >>> from xaurora.io.canonical import canonicalize
->>> from xaurora.run.prefetch import BatchSource
+>>> from xaurora.run.source import BatchSource
 >>> from xaurora.run.hooks import capture
 >>> model = xa.load_model("tiny")
 >>> cds = canonicalize(xa.testing.synthetic_dataset(n_times=3))
@@ -114,7 +114,7 @@ class Preparer:
 
     >>> import xaurora as xa, torch
     >>> from xaurora.io.canonical import canonicalize
-    >>> from xaurora.run.prefetch import BatchSource
+    >>> from xaurora.run.source import BatchSource
     >>> model = xa.load_model("tiny")
     >>> cds = canonicalize(xa.testing.synthetic_dataset(n_times=4))
     >>> source = BatchSource(cds, model.module, model.timestep)

@@ -15,7 +15,8 @@ work.
 
 >>> import xaurora as xa
 >>> from xaurora.io.canonical import canonicalize
->>> >>> model = xa.load_model("tiny")
+>>> from xaurora.run.source import BatchSource
+>>> model = xa.load_model("tiny")
 >>> cds = canonicalize(xa.testing.synthetic_dataset(n_times=4))
 >>> src = BatchSource(cds, model.module, model.timestep)
 >>> with batches(src, cds.time.values[1:], batch_size=2) as it:
