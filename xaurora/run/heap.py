@@ -1,17 +1,17 @@
 """Short full garbage collections while a loop streams batches through a model.
 
 CPython's collector scans *every* tracked object in a full (generation 2) collection, holding
-the GIL. With Aurora imported (torch, timm, huggingface_hub, …) a process tracks about 450,000
-objects, and a full collection takes about 0.3 s on a 2-core VM. Reading lazy data creates
-many short-lived container objects (Dask builds and runs a graph for every read: ~100 objects
-per chunk), which trigger such a collection every few hundred steps. Meanwhile the model's
-thread cannot take the GIL back when its encoder returns: the GPU (or the encoder's native
-code) sits idle for the whole pause.
+the GIL. With Aurora imported (torch, timm, huggingface_hub, …) a process tracks hundreds of
+thousands of objects, so a full collection is a long pause. Reading lazy data creates many
+short-lived container objects (Dask builds and runs a graph for every read), which trigger
+such a collection every few hundred steps. Meanwhile the model's thread cannot take the GIL
+back when its encoder returns: the GPU (or the encoder's native code) sits idle for the whole
+pause.
 
 :func:`frozen_heap` moves the objects that exist when a loop starts into the collector's
 permanent generation (``gc.freeze``) and gives them back when the last loop ends
-(``gc.unfreeze``). A full collection during the loop then scans only the loop's own objects:
-milliseconds, not a third of a second. Nothing is lost: garbage among the frozen objects is
+(``gc.unfreeze``). A full collection during the loop then scans only the loop's own objects.
+Nothing is lost: garbage among the frozen objects is
 collected after the loop, as it would have been at the next full collection.
 
 The collector is the process's, so this is done with care for other users of it: concurrent

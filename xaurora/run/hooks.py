@@ -2,8 +2,8 @@
 
 PyTorch keeps forward hooks (and the instance ``forward`` attributes that the LRP rules patch
 in) on the module object itself, so they act in *every* pass through that module, whichever
-thread runs it. Under Dask's threaded scheduler several tasks share one cached module, and a
-hook registered by one task used to fire (and stop) another task's pass. This module makes that
+thread runs it. Under Dask's threaded scheduler several tasks share one cached module, so a
+hook registered by one task would fire (and stop) another task's pass. This module makes that
 impossible by construction: each pass that registers hooks, patches rules, edits a layer or
 copies the module holds that module's re-entrant lock from registration to removal
 (``hooked``/``exclusive``). Locks live in a :class:`weakref.WeakKeyDictionary`, so a module that
@@ -13,10 +13,9 @@ Why a lock rather than hooks that filter by thread id: the lock also covers the 
 cannot be made thread-local (LRP's patched ``forward`` attributes and ``requires_grad`` flags,
 Aurora's own noise-accumulation setting in ``rollout``, ``copy.deepcopy`` of a module), and it
 leaves nothing on the module between passes. The price is that passes of one module do not
-overlap: ``benchmarks/bench_thread_safety.py`` measures it (threaded Dask embedding of the
-``tiny`` model on 2 CPU cores: about 1.3× the eager time with the lock, 1.0× lock-free). Each
-pass already uses every core through PyTorch's own threads, and Dask's process or distributed
-schedulers give each worker its own module, so they never wait on this lock.
+overlap (``benchmarks/bench_thread_safety.py`` measures it; figures in the performance notes).
+Each pass already uses every core through PyTorch's own threads, and Dask's process or
+distributed schedulers give each worker its own module, so they never wait on this lock.
 
 >>> import xaurora as xa
 >>> model = xa.load_model("tiny")

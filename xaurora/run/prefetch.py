@@ -161,8 +161,7 @@ def touch_pages(block: np.ndarray) -> None:
     """Write one byte of each memory page of ``block`` (a C-contiguous array), in place.
 
     Fresh memory (``np.empty``) costs a page fault at the first write of each page, and faults
-    are slow on virtual machines (on a 2-core VM, about 1 ms per MB while another thread reads:
-    3.5 % of an embedding run). Touching the pages of a batch's part of a result
+    are slow on virtual machines while another thread reads. Touching the pages of a batch's part of a result
     array where the batch is read moves the faults off the model's thread. Values are not
     kept: the caller writes the block afterwards.
     """
