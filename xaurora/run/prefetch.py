@@ -161,9 +161,9 @@ def touch_pages(block: np.ndarray) -> None:
     """Write one byte of each memory page of ``block`` (a C-contiguous array), in place.
 
     Fresh memory (``np.empty``) costs a page fault at the first write of each page, and faults
-    are slow on virtual machines while another thread reads. Touching the pages of a batch's part of a result
-    array where the batch is read moves the faults off the model's thread. Values are not
-    kept: the caller writes the block afterwards.
+    are slow on virtual machines while another thread reads. Touching the pages of a batch's
+    part of a result array where the batch is read moves the faults off the model's thread.
+    Values are not kept: the caller writes the block afterwards.
     """
     flat = block.reshape(-1).view(np.uint8)  # a view: the block is contiguous
     flat[:: os.sysconf("SC_PAGE_SIZE")] = 0
