@@ -26,8 +26,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# ruff, then the layers contract of pyproject.toml (docs/architecture.md)
 lint: $(STAMP)
 	$(BIN)/ruff check xaurora tests benchmarks examples scripts
+	$(BIN)/lint-imports
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict

@@ -22,8 +22,7 @@ from xaurora.grids.patches import patch_centres
 from xaurora.io.canonical import canonicalize
 from xaurora.models.forward import Preparer, encoder_input, run_encoder, splits
 from xaurora.run.hooks import capture
-from xaurora.run.prefetch import THREAD_NAME
-from xaurora.run.source import BatchSource
+from xaurora.run.source import THREAD_NAME, BatchSource
 from xaurora.run.times import batch_slices, select_times
 from xaurora.run.tokens import embed_values
 

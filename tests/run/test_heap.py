@@ -13,7 +13,7 @@ import pytest
 
 import xaurora as xa
 from xaurora.io.canonical import canonicalize
-from xaurora.run import heap, prefetch
+from xaurora.run import heap, prefetch, source
 from xaurora.run.times import select_times
 from xaurora.run.tokens import embed_values, iter_embeddings
 
@@ -157,7 +157,7 @@ def test_the_loop_freezes_while_its_reader_slices_dask_arrays(tiny, monkeypatch)
     real = dask.array.core.slice_array
 
     def held(*args, **kwargs):
-        if threading.current_thread().name == prefetch.THREAD_NAME and not inside.is_set():
+        if threading.current_thread().name == source.THREAD_NAME and not inside.is_set():
             with disable_gc():  # what slice_array itself runs under
                 inside.set()
                 leave.wait(5)
@@ -214,4 +214,4 @@ def test_results_are_the_same_with_and_without_the_freeze(tiny, monkeypatch):
     monkeypatch.setattr(heap, "FREEZE", False)
     plain = embed_values(cds, times, tiny, "encoder", prefetch=1)[0]
     np.testing.assert_array_equal(frozen, plain)
-    assert not [t for t in threading.enumerate() if t.name == prefetch.THREAD_NAME]
+    assert not [t for t in threading.enumerate() if t.name == source.THREAD_NAME]

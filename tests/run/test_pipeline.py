@@ -27,7 +27,7 @@ from xaurora.run.tokens import embed_values, iter_embeddings
 
 
 def _threads_left() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == prefetch.THREAD_NAME]
+    return [t for t in threading.enumerate() if t.name == source.THREAD_NAME]
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +293,7 @@ def test_on_read_runs_where_each_batch_is_read_before_it_is_handed_over(tiny, ds
             assert sl in [c[0] for c in calls]  # before the caller has it
             received.append(sl)
     assert [c[0] for c in calls] == received == [slice(0, 2), slice(2, 4)]
-    assert {c[1] for c in calls} == {prefetch.THREAD_NAME}
+    assert {c[1] for c in calls} == {source.THREAD_NAME}
 
 
 def test_touch_pages_writes_one_byte_a_page_inside_the_block_only():
@@ -323,7 +323,7 @@ def test_embed_touches_its_result_where_batches_are_read(tiny, monkeypatch):
 
     monkeypatch.setattr(tokens, "touch_pages", spy)
     values, _ = embed_values(cds, times, tiny, "encoder", prefetch=1)
-    assert {name for name, _ in touched} == {prefetch.THREAD_NAME}
+    assert {name for name, _ in touched} == {source.THREAD_NAME}
     assert {start for _, start in touched} >= {3, 4, 5}  # batches 4 to 6, by their first row
     monkeypatch.setattr(tokens, "touch_pages", real)
     one = functools.partial(make_batch, cds, module=tiny.module, timestep=tiny.timestep)

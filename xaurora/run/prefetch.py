@@ -31,18 +31,12 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from xaurora.run.heap import frozen_heap
+from xaurora.run.source import THREAD_NAME, BatchSource
 from xaurora.run.times import batch_slices
-
-if TYPE_CHECKING:  # annotations only: the source imports this module's THREAD_NAME
-    from xaurora.run.source import BatchSource
-
-#: Name of the background thread (tests look for it to prove it never outlives the loop).
-THREAD_NAME = "xaurora-prefetch"
 
 
 class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``

@@ -28,17 +28,19 @@ from xaurora.errors import XauroraError
 from xaurora.io.checks import check_array, check_values_of
 from xaurora.io.names import STATIC_PREFIX
 from xaurora.io.tensors import float32_tensor
-from xaurora.run.prefetch import THREAD_NAME
-from xaurora.run.times import _td64
+from xaurora.run.times import as_timedelta64
 
 #: Most time steps of lazy data read by one compute (amortises Dask's per-compute and per-chunk
 #: cost and lets it read the chunks in parallel) ...
 READ_AHEAD = 16
 
-
 #: ... and the memory one read may take: at 1° (7.5 MB a step) a read is 8 steps, at 0.25°
 #: (about 290 MB a step) one.
 READ_BYTES = 64 * 2**20
+
+#: Name of the thread that reads a source ahead of the model (:mod:`xaurora.run.prefetch`);
+#: its reads check values with NumPy, not torch's pool, and tests look for it.
+THREAD_NAME = "xaurora-prefetch"
 
 
 def _reads_lazily(var: xr.Variable) -> bool:
@@ -74,7 +76,7 @@ class BatchSource:
 
         self.cds, self.pin = cds, pin
         self.check = check if check_steps is None else check_steps
-        self.step = _td64(timestep)
+        self.step = as_timedelta64(timestep)
         self.tvalues = cds["time"].values.astype("datetime64[ns]")  # sorted by canonicalize
         self.surf = [v for v in module.surf_vars if v in cds.data_vars]
         self.atmos = [v for v in module.atmos_vars if v in cds.data_vars]

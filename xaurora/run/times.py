@@ -22,7 +22,7 @@ import xarray as xr
 from xaurora.errors import XauroraError
 
 
-def _td64(step) -> np.timedelta64:
+def as_timedelta64(step) -> np.timedelta64:
     if isinstance(step, timedelta):
         step = np.timedelta64(int(step.total_seconds()), "s")
     return np.timedelta64(step).astype("timedelta64[ns]")
@@ -36,10 +36,10 @@ def analysis_times(cds: xr.Dataset, timestep, strict: bool = True) -> np.ndarray
             "(name the dim time or valid_time)."
         )
     t = cds["time"].values.astype("datetime64[ns]")
-    prev = t - _td64(timestep).astype("timedelta64[ns]")
+    prev = t - as_timedelta64(timestep).astype("timedelta64[ns]")
     ok = t[np.isin(prev, t)]
     if strict and ok.size == 0:
-        hours = _td64(timestep) / np.timedelta64(1, "h")
+        hours = as_timedelta64(timestep) / np.timedelta64(1, "h")
         raise XauroraError(
             f"time: no time t in the dataset has its previous step t − {hours:g} h (Aurora needs "
             f"both). Times present: {[str(x)[:16] for x in t[:5]]}{'…' if t.size > 5 else ''}. "
