@@ -17,8 +17,9 @@ import numpy as np
 import xarray as xr
 
 from xaurora.grids.patches import patch_centres
-from xaurora.io.canonical import _check_levels, _classify, _level_dim, _rename_dims, canonicalize
+from xaurora.io.canonical import canonicalize, classify, rename_dims
 from xaurora.io.checks import grid_mismatch, is_lazy, missing_message, value_problems
+from xaurora.io.levels import check_levels, level_dim
 from xaurora.io.names import STATIC_PREFIX
 from xaurora.io.static import released_static
 from xaurora.io.uncanonical import result_names
@@ -44,7 +45,7 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
         timestep_hours = info.timestep.total_seconds() / 3600 if info is not None else 6.0
     problems: list[str] = []
     notes: list[str] = []
-    raw = _rename_dims(ds)
+    raw = rename_dims(ds)
     head = _variables(raw)
     try:
         cds = canonicalize(ds, static=static, check_values=False)
@@ -67,7 +68,7 @@ def describe(ds: xr.Dataset, static=None, timestep_hours: float | None = None,
         if missing:
             problems.append(missing)
     try:
-        _check_levels(cds, _level_dim(ds))
+        check_levels(cds, level_dim(ds))
     except ValueError as err:
         problems.append(str(err))
     else:
@@ -84,7 +85,7 @@ def _variables(raw: xr.Dataset) -> list[str]:
     """The variables, their dims and what each is read as."""
     lines = [f"Variables ({len(raw.data_vars)}):"]
     for name, da in raw.data_vars.items():
-        role = _classify(str(name), da)
+        role = classify(str(name), da)
         what = "ignored (not an Aurora input)" if role is None else f"{role[0]:6s} → {role[1]}"
         lines.append(f"  {str(name):28s} {str(tuple(da.dims)):40s} {what}")
     return lines
@@ -94,7 +95,7 @@ def _values_read_alone(ds: xr.Dataset, raw: xr.Dataset, check_times) -> list[str
     """The value problems of each variable that can be read on its own (when the whole cannot)."""
     problems = []
     for name in raw.data_vars:
-        if _classify(str(name), raw[name]) is None:
+        if classify(str(name), raw[name]) is None:
             continue
         try:
             one = canonicalize(ds[[name]], check_values=False)
@@ -163,7 +164,7 @@ def _statics_line(cds: xr.Dataset, raw: xr.Dataset, static) -> str:
 
 def _own_statics(raw: xr.Dataset) -> set[str]:
     """Canonical names of the static fields the dataset itself holds."""
-    return {c[1] for n in raw.data_vars if (c := _classify(str(n), raw[n])) and c[0] == "static"}
+    return {c[1] for n in raw.data_vars if (c := classify(str(n), raw[n])) and c[0] == "static"}
 
 
 def _some_times(da: xr.DataArray, n: int | None) -> xr.DataArray:

@@ -27,17 +27,16 @@ from xaurora.io.checks import (
     is_lazy,
     require,
 )
+from xaurora.io.levels import check_levels, check_no_level, level_coord, level_dim
 from xaurora.io.names import (
     ATMOS_NAMES,
     DIM_NAMES,
-    LEVEL_NAMES,
     STATIC_NAMES,
     STATIC_PREFIX,
     SURFACE_NAMES,
     TIME_NAMES,
     UNITS,
 )
-from xaurora.io.normalisation import has_stats, levels_with_stats
 from xaurora.io.static import load_static, released_static
 from xaurora.io.uncanonical import source_grid_attrs
 
@@ -96,7 +95,8 @@ def _one_time(ds: xr.Dataset) -> xr.Dataset:
     )
 
 
-def _rename_dims(ds: xr.Dataset) -> xr.Dataset:
+def rename_dims(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with its time, level, lat and lon dims under the canonical names (one time axis)."""
     ds = _one_time(ds)
     mapping = {k: v for k, v in DIM_NAMES.items() if k in ds.variables or k in ds.dims}
     mapping = {k: v for k, v in mapping.items() if k != v}
@@ -109,7 +109,7 @@ def _rename_dims(ds: xr.Dataset) -> xr.Dataset:
     return ds.rename(mapping) if mapping else ds  # rename({}) still copies every variable
 
 
-def _classify(name: str, da: xr.DataArray) -> tuple[str, str] | None:
+def classify(name: str, da: xr.DataArray) -> tuple[str, str] | None:
     """(role, aurora name) of a variable, or None if xaurora does not read it."""
     if "level" in da.dims and name in ATMOS_NAMES:
         return "atmos", ATMOS_NAMES[name]
@@ -129,50 +129,15 @@ def _static_from(static) -> xr.Dataset:
         static = static.to_dataset()
     for name in static.data_vars:
         if name in STATIC_NAMES:
-            _no_level(static, str(name), "static", STATIC_PREFIX + STATIC_NAMES[name],
+            check_no_level(static, str(name), "static", STATIC_PREFIX + STATIC_NAMES[name],
                       given=True)
-    out = _rename_dims(static)
+    out = rename_dims(static)
     renamed = {}
     for name in out.data_vars:
         if name in STATIC_NAMES:
             renamed[name] = STATIC_PREFIX + STATIC_NAMES[name]
     return out[list(renamed)].rename(renamed).assign(
         **{v: out[k].assign_attrs(source_name=k) for k, v in renamed.items()}
-    )
-
-
-def _level_dim(ds: xr.Dataset) -> str:
-    """The user's name of the pressure-level dim (``level`` if there is none)."""
-    return next((str(d) for d in ds.dims if d in LEVEL_NAMES), "level")
-
-
-def _no_level(ds: xr.Dataset, name: str, kind: str, canon: str, given: bool = False) -> None:
-    """Raise if the surface or static variable ``name`` of the user's ``ds`` has a level dim.
-
-    Named as the user names the variable and the dim: Aurora reads a surface or static field
-    as one (lat, lon) field per time, and a level dim there is a mix-up (pressure-level
-    geopotential passed as the surface one, a field selected from a pressure-level file).
-    """
-    dims = [str(d) for d in ds[name].dims if d in LEVEL_NAMES]
-    if not dims:
-        return
-    dim = dims[0]
-    where = "static=" if given else "ds"
-    values = np.asarray(ds[name][dim].values).tolist() if dim in ds[name].coords else None
-    what = f"a pressure-level dim '{dim}'" + ("" if values is None else f" ({values} hPa)")
-    if kind == "static" and canon == STATIC_PREFIX + "z":
-        fix = (f"pass the surface geopotential (ERA5's invariant 'z', WeatherBench2's "
-               f"'geopotential_at_surface', in m² s⁻²) as {name}, not the geopotential on "
-               f"pressure levels")
-        role = "the surface geopotential, a static 2-D (lat, lon) field"
-    else:
-        fix = (f"select one level or drop the dim, e.g. {where}['{name}'] = "
-               f"{where}['{name}'].isel({dim}=0, drop=True)")
-        role = ("a surface variable, one (lat, lon) field per time" if kind == "surf"
-                else "a static 2-D (lat, lon) field")
-    raise XauroraError(
-        f"{name}{' (static=)' if given else ''}: has {what} but is {role} (Aurora's "
-        f"'{canon.removeprefix(STATIC_PREFIX)}'). Fix: {fix}."
     )
 
 
@@ -241,45 +206,6 @@ def _normalise_lon(ds: xr.Dataset) -> xr.Dataset:
     return ds if lat_order is None else ds.isel(lat=lat_order)
 
 
-def _level_coord(lev: xr.Variable) -> xr.Variable:
-    """The canonical ``level`` coordinate (int hPa) of a pressure-level coordinate."""
-    units = str(lev.attrs.get("units", "hPa")).lower()
-    values = np.asarray(lev.values).astype(np.float64)
-    if units in ("pa", "pascal") or values.max() > 1100:
-        raise XauroraError(
-            f"level: pressure levels look like Pa ({values.tolist()}); xaurora expects hPa. "
-            f"Fix: ds = ds.assign_coords(level=ds.level / 100) (and set units='hPa')."
-        )
-    if not np.allclose(values, np.round(values)):
-        raise XauroraError(f"level: non-integer pressure levels {values.tolist()}. Fix: use hPa.")
-    return xr.Variable("level", values.round().astype(int), {"units": "hPa"})
-
-
-def _check_levels(cds: xr.Dataset, level_dim: str = "level") -> None:
-    """Raise if a variable of ``cds`` is on a level Aurora has no normalisation for.
-
-    Named as the user names the variable (``source_name``) and its level dim (``level_dim``);
-    the fix selects the dataset's levels that Aurora knows.
-    """
-    if "level" not in cds.dims:
-        return
-    levels = cds["level"].values
-    for v in cds.data_vars:
-        if "level" not in cds.variables[v].dims:
-            continue
-        bad = [int(p) for p in levels if not has_stats(str(v), p)]
-        if bad:
-            ok = levels_with_stats(str(v))
-            keep = [int(p) for p in levels if int(p) in ok]
-            src = cds.variables[v].attrs.get("source_name", v)
-            fix = "interpolate to the supported levels" + (
-                f", or keep those you have: ds.sel({level_dim}={keep})" if keep else "")
-            raise XauroraError(
-                f"{src}: pressure level(s) {bad} hPa are not supported (Aurora has "
-                f"normalisation statistics for {src} only at {ok} hPa). Fix: {fix}."
-            )
-
-
 def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = True) -> xr.Dataset:
     """Read ``ds`` (Aurora, ECMWF/CDS or WeatherBench2 names) into the canonical Aurora layout.
 
@@ -291,9 +217,9 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
         raise XauroraError(
             "dataset: got a DataArray; Aurora needs several variables. Fix: pass an xr.Dataset."
         )
-    level_dim = _level_dim(ds)  # the user's names, for messages
+    user_level_dim = level_dim(ds)  # the user's names, for messages
     raw = ds
-    ds = _rename_dims(ds)
+    ds = rename_dims(ds)
     _check_grid(ds)
     lat_order, wrapped, lon_order = _grid_order(ds)
     # Built from xarray Variables and assembled into a Dataset once: every intermediate
@@ -303,14 +229,14 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
     picked: dict[str, tuple[xr.Variable, str, str]] = {}
     for name in ds.data_vars:
         var = ds.variables[name]
-        role = _classify(str(name), var)
+        role = classify(str(name), var)
         if role is None and name in STATIC_NAMES:  # a static field with a level dim
-            _no_level(raw, str(name), "static", STATIC_PREFIX + STATIC_NAMES[name])
+            check_no_level(raw, str(name), "static", STATIC_PREFIX + STATIC_NAMES[name])
         if role is None:
             continue
         kind, canon = role
         if kind in ("surf", "static"):
-            _no_level(raw, str(name), kind, canon)
+            check_no_level(raw, str(name), kind, canon)
         if canon in picked:
             raise XauroraError(
                 f"{name}: maps to Aurora's '{canon}', which another variable "
@@ -355,7 +281,7 @@ def canonicalize(ds: xr.Dataset, static=None, info=None, check_values: bool = Tr
         # the last bit for the same data however it is stored (from 1000 hPa up differs by
         # round-off otherwise)
         cds = cds.sortby("level")
-    _check_levels(cds, level_dim)
+    check_levels(cds, user_level_dim)
     cds = _load_statics(cds)
     if info is not None:
         require(cds, info)
@@ -425,5 +351,5 @@ def _assemble(ds: xr.Dataset, picked: dict, extra_coords: dict, lat_order, wrapp
     lon = wrapped if lon_order is None else wrapped[lon_order]
     coords["lon"] = xr.Variable("lon", lon, {"units": "degrees_east"})
     if "level" in dims_used:
-        coords["level"] = _level_coord(ds.variables["level"])
+        coords["level"] = level_coord(ds.variables["level"])
     return xr.Dataset(variables, coords=coords)
