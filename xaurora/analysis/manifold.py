@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from xaurora.analysis.pca import _coords_on, pca
+from xaurora.analysis.pca import coords_on, pca
 from xaurora.analysis.stacking import Stacker
 from xaurora.errors import XauroraError
 
@@ -61,7 +61,7 @@ def _matrix(X: xr.DataArray, sample_dims, pca_components: int | None):
 
 def _labelled(emb: np.ndarray, X: xr.DataArray, sdims, attrs: dict) -> xr.Dataset:
     shape = [X.sizes[d] for d in sdims]
-    coords = _coords_on(X, sdims)
+    coords = coords_on(X, sdims)
     da = xr.DataArray(emb.reshape(*shape, -1), dims=(*sdims, "axis"), coords=coords,
                       attrs={"long_name": f"{attrs['method']} embedding"})
     da = da.assign_coords(axis=("axis", np.arange(1, emb.shape[1] + 1)))

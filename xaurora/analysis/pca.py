@@ -81,8 +81,8 @@ def pca(X: xr.DataArray, n_components: int, sample_dims: Sequence[str] = ("time"
                         attrs={"long_name": "principal component number (1 = PC1)"})
     sample_shape = [X.sizes[d] for d in sample_dims]
     feature_shape = [X.sizes[d] for d in feature_dims]
-    s_coords = _coords_on(X, sample_dims)
-    f_coords = _coords_on(X, feature_dims)
+    s_coords = coords_on(X, sample_dims)
+    f_coords = coords_on(X, feature_dims)
     ds = xr.Dataset(
         {
             "scores": xr.DataArray(
@@ -197,6 +197,6 @@ def pca_estimator(result: xr.Dataset):
     return est
 
 
-def _coords_on(X: xr.DataArray, dims: Sequence[str]) -> dict:
+def coords_on(X: xr.DataArray, dims: Sequence[str]) -> dict:
     """Coords of X that live only on ``dims`` (index coords and e.g. ``channel_variable``)."""
     return {k: v for k, v in X.coords.items() if v.dims and set(v.dims) <= set(dims)}

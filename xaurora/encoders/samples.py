@@ -26,7 +26,7 @@ import pandas as pd
 import xarray as xr
 
 from xaurora.errors import XauroraError
-from xaurora.io.canonical import _one_time, canonicalize
+from xaurora.io.canonical import canonicalize, one_time_axis
 from xaurora.io.names import (
     ATMOS_NAMES,
     CELL_DIM,
@@ -51,7 +51,7 @@ def read_for(ds: xr.Dataset, enc, static=None, check_values: bool = True) -> xr.
     if "cells" not in ds.dims:
         return canonicalize(ds, static=static, check_values=check_values)
 
-    ds = _one_time(ds)  # cfgrib's and the CDS's time + valid_time, as on lat–lon grids
+    ds = one_time_axis(ds)  # cfgrib's and the CDS's time + valid_time, as on lat–lon grids
     ds = ds.rename({k: v for k, v in DIM_NAMES.items() if k in ds.dims and k != v})
     # xarray Variables, assembled into one Dataset at the end (every DataArray built on the
     # way would re-align the coordinates: this runs on every call of embed)
@@ -147,7 +147,7 @@ def _cell_positions(static: xr.Dataset, ds: xr.Dataset) -> np.ndarray:
     return order[pos]
 
 
-def _step(enc) -> np.timedelta64:
+def step_of(enc) -> np.timedelta64:
     if enc.timestep is None:
         return np.timedelta64(0, "ns")
     return np.timedelta64(int(enc.timestep.total_seconds()), "s").astype("timedelta64[ns]")
@@ -158,7 +158,7 @@ def encoder_times(cds: xr.Dataset, enc, time=None) -> np.ndarray:
     t = cds["time"].values.astype("datetime64[ns]")
     ok = np.ones(t.size, dtype=bool)
     for k in range(1, int(enc.history)):
-        ok &= np.isin(t - k * _step(enc), t)
+        ok &= np.isin(t - k * step_of(enc), t)
     out = t[ok]
     if time is not None:
         if isinstance(time, slice):
@@ -201,7 +201,7 @@ def samples_at(cds: xr.Dataset, enc, times) -> Iterator[xr.Dataset]:
     statics = {n: n.removeprefix(STATIC_PREFIX) for n in names if n.startswith(STATIC_PREFIX)}
     base = cds[names].rename(statics) if statics else cds[names]
     tv = cds["time"].values.astype("datetime64[ns]") if "time" in cds.dims else None
-    back = np.arange(int(enc.history) - 1, -1, -1) * _step(enc)
+    back = np.arange(int(enc.history) - 1, -1, -1) * step_of(enc)
     for t in times:
         if tv is None:
             yield base

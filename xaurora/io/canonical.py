@@ -41,7 +41,7 @@ from xaurora.io.static import load_static, released_static
 from xaurora.io.uncanonical import source_grid_attrs
 
 
-def _one_time(ds: xr.Dataset) -> xr.Dataset:
+def one_time_axis(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` with one of ``time``/``valid_time`` when it has both: the dimension is the time axis.
 
     cfgrib gives a ``time`` dim with a ``valid_time`` coordinate, the CDS's netCDF a
@@ -53,10 +53,10 @@ def _one_time(ds: xr.Dataset) -> xr.Dataset:
     >>> import numpy as np, xarray as xr
     >>> t = np.array(["2020-01-01T00", "2020-01-01T06"], dtype="datetime64[ns]")
     >>> grib = xr.Dataset(coords={"time": t, "valid_time": ("time", t)})
-    >>> list(_one_time(grib).coords)
+    >>> list(one_time_axis(grib).coords)
     ['time']
     >>> cds = xr.Dataset(coords={"valid_time": t, "time": t[0]})
-    >>> list(_one_time(cds).coords)
+    >>> list(one_time_axis(cds).coords)
     ['valid_time']
     """
     names = TIME_NAMES[:2]  # ("time", "valid_time")
@@ -97,7 +97,7 @@ def _one_time(ds: xr.Dataset) -> xr.Dataset:
 
 def rename_dims(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` with its time, level, lat and lon dims under the canonical names (one time axis)."""
-    ds = _one_time(ds)
+    ds = one_time_axis(ds)
     mapping = {k: v for k, v in DIM_NAMES.items() if k in ds.variables or k in ds.dims}
     mapping = {k: v for k, v in mapping.items() if k != v}
     clash = [v for v in set(mapping.values()) if list(mapping.values()).count(v) > 1]

@@ -22,12 +22,12 @@ import numpy as np
 import xarray as xr
 
 from xaurora.encoders.samples import (
-    _step,
     encoder_times,
     input_names,
     read_for,
     sample_at,
     samples_at,
+    step_of,
 )
 from xaurora.errors import XauroraError
 from xaurora.io.checks import check_values_of, is_lazy
@@ -38,7 +38,7 @@ from xaurora.version import __version__
 __all__ = ["embed_encoder", "encode_values"]
 
 
-def _as_array(out, enc, t) -> np.ndarray:
+def latent_array(out, enc, t) -> np.ndarray:
     """The encoder's output as a float32 ``(level, cell, channel)`` NumPy array."""
     if hasattr(out, "detach"):  # a torch tensor, on any device
         out = out.detach().float().cpu().numpy()
@@ -64,7 +64,7 @@ def encode_values(cds: xr.Dataset, enc, times, progress: bool = False) -> np.nda
         bar = tqdm(total=len(times), desc=f"embed {enc.name}", unit="time")
     out = None
     for i, (t, sample) in enumerate(zip(times, samples_at(cds, enc, times))):
-        values = _as_array(enc.encode(sample), enc, t)
+        values = latent_array(enc.encode(sample), enc, t)
         if out is None:  # filled in place: no list of parts and no concatenation
             out = np.empty((len(times), *values.shape), dtype=np.float32)
         out[i] = values
@@ -82,7 +82,7 @@ def _encode_block(sub: xr.Dataset, times, enc, check: bool) -> np.ndarray:
     return encode_values(sub, enc, times)
 
 
-def _zeros_like(cds: xr.Dataset, enc, t) -> xr.Dataset:
+def zeros_input(cds: xr.Dataset, enc, t) -> xr.Dataset:
     """An all-zero sample shaped as ``sample_at(cds, enc, t)`` (reads no data)."""
     sample = sample_at(cds, enc, t)
     return xr.Dataset({k: (v.dims, np.zeros(v.shape, np.float32)) for k, v in
@@ -141,8 +141,8 @@ def embed_encoder(ds: xr.Dataset, enc, layer: str = "encoder", static=None, time
             _check_cells(cds)
         return to_dataarray(encode_values(cds, enc, times, progress), enc, times)
 
-    first = _as_array(enc.encode(_zeros_like(cds, enc, times[0])), enc, times[0])
-    back = [k * _step(enc) for k in range(1, int(enc.history))]
+    first = latent_array(enc.encode(zeros_input(cds, enc, times[0])), enc, times[0])
+    back = [k * step_of(enc) for k in range(1, int(enc.history))]
     block = partial(_encode_block, enc=enc, check=check_values)
     return to_dataarray(time_blocks(cds, times, back, block, lambda n: (n, *first.shape)),
                         enc, times)

@@ -18,13 +18,13 @@ import sys
 import numpy as np
 
 from xaurora.encoders.base import load_encoder
-from xaurora.encoders.samples import _step, encoder_times, input_names, read_for
+from xaurora.encoders.samples import encoder_times, input_names, read_for, step_of
 from xaurora.io.canonical import canonicalize
 from xaurora.io.checks import check_values_of, warn_grid
 from xaurora.io.store import RegionWriter, open_any, prepare_run
 from xaurora.models import load_model
 from xaurora.results.embedding import to_dataarray
-from xaurora.results.encoded import _as_array, _zeros_like, encode_values
+from xaurora.results.encoded import encode_values, latent_array, zeros_input
 from xaurora.results.encoded import to_dataarray as encoded_dataarray
 from xaurora.run.times import select_times
 from xaurora.run.tokens import iter_embeddings, layer_layout
@@ -42,7 +42,7 @@ def encoder_to_zarr(src: str, store: str, spec: str, start: str | None = None,
     cds = read_for(open_any(src), enc, static=static, check_values=False)
     cds = cds[input_names(cds, enc)]
     times = encoder_times(cds, enc, slice(start, end) if start or end else None)
-    first = _as_array(enc.encode(_zeros_like(cds, enc, times[0])), enc, times[0])
+    first = latent_array(enc.encode(zeros_input(cds, enc, times[0])), enc, times[0])
     shape = (times.size, *first.shape)
     template = encoded_dataarray(dsa.zeros(shape, chunks=(1, *shape[1:]), dtype=np.float32),
                                  enc, times)
@@ -55,7 +55,7 @@ def encoder_to_zarr(src: str, store: str, spec: str, start: str | None = None,
         from tqdm.auto import tqdm  # heavy
 
         bar = tqdm(total=times.size, initial=int(done.sum()), unit="step", desc="embed")
-    history, step = int(enc.history), _step(enc)
+    history, step = int(enc.history), step_of(enc)
     with RegionWriter(store) as writer:  # step k is written while step k + 1 is encoded
         for i in todo:
             t = times[i : i + 1]

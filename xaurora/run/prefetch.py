@@ -62,9 +62,9 @@ class batches:  # noqa: N801 - used like a function: ``with batches(...) as it``
         self.slices = slices if slices is not None else batch_slices(len(times), batch_size)
         self.prefetch, self.device = prefetch, device
         self.prepare, self.on_read = prepare, on_read
-        self._on_host = _on_host(device)
+        self._on_host = on_host(device)
         self._stop = threading.Event()
-        self._queue: queue.Queue = queue.Queue(maxsize=_queue_size(source, self.slices,
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size(source, self.slices,
                                                                    prefetch))
         self._thread: threading.Thread | None = None
         self._heap = contextlib.ExitStack()
@@ -163,11 +163,11 @@ def touch_pages(block: np.ndarray) -> None:
     flat[:: os.sysconf("SC_PAGE_SIZE")] = 0
 
 
-def _on_host(device) -> bool:
+def on_host(device) -> bool:
     return device is None or str(device).split(":")[0] == "cpu"
 
 
-def _queue_size(source: BatchSource, slices: list[slice], prefetch: int) -> int:
+def queue_size(source: BatchSource, slices: list[slice], prefetch: int) -> int:
     # lazy data: room for the batches of one whole read, so that the thread reads the next
     # steps while the model works through those (a queue of one would leave the model
     # waiting for every read); they are views of that read, or with ``prepare`` on a CPU

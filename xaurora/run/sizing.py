@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from xaurora.io.checks import is_lazy
-from xaurora.run.prefetch import _on_host, _queue_size
+from xaurora.run.prefetch import on_host, queue_size
 from xaurora.run.source import BatchSource
 from xaurora.run.times import batch_slices
 
@@ -35,10 +35,10 @@ def inputs_alive(source: BatchSource, times: Sequence, batch_size: int = 1, pref
     before); with a preparing thread on a CPU, the queue's length + the caller's batch. A
     preparer that reuses memory (:class:`xaurora.models.forward.Preparer`) needs it.
     """
-    if prefetch <= 0 or not _on_host(device):
+    if prefetch <= 0 or not on_host(device):
         return 0
     slices = slices if slices is not None else batch_slices(len(times), batch_size)
-    return _queue_size(source, slices, prefetch) + 1
+    return queue_size(source, slices, prefetch) + 1
 
 
 def prefetch_for(cds: xr.Dataset, device) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from xaurora.sample.naming import _STATIC_ATTRS, variable_names
+from xaurora.sample.naming import STATIC_ATTRS, variable_names
 
 DATA_DIR = Path(__file__).parent.parent / "data"
 STATIC_FILE = DATA_DIR / "era5_static_1.5deg.nc"
@@ -19,13 +19,13 @@ CLIMATOLOGY_FILE = DATA_DIR / "erainterim_monthly_1.5deg.nc"
 
 
 @functools.lru_cache(maxsize=1)
-def _read_static() -> xr.Dataset:
+def read_static() -> xr.Dataset:
     with xr.open_dataset(STATIC_FILE) as ds:
         return ds.load()
 
 
 @functools.lru_cache(maxsize=1)
-def _read_climatology() -> xr.Dataset:
+def read_climatology() -> xr.Dataset:
     with xr.open_dataset(CLIMATOLOGY_FILE) as ds:
         return ds.load()
 
@@ -43,14 +43,14 @@ def sample_static(naming: str = "cds") -> xr.Dataset:
     ((121, 240), 90.0, 358.5)
     """
     names = variable_names(naming, static=True)
-    ds = _read_static().copy(deep=True)
-    for key, (units, long_name, std) in _STATIC_ATTRS.items():
+    ds = read_static().copy(deep=True)
+    for key, (units, long_name, std) in STATIC_ATTRS.items():
         attrs = {"units": units, "long_name": long_name}
         if std:
             attrs["standard_name"] = std
         ds[key].attrs = attrs
     ds = ds.rename({k: v for k, v in names.items() if k != v})
-    ds.attrs = dict(_read_static().attrs)
+    ds.attrs = dict(read_static().attrs)
     return ds
 
 
@@ -61,4 +61,4 @@ def sample_climatology() -> xr.Dataset:
     >>> dict(clim.sizes)
     {'month': 2, 'level': 3, 'latitude': 121, 'longitude': 240}
     """
-    return _read_climatology().copy(deep=True)
+    return read_climatology().copy(deep=True)

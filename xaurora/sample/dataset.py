@@ -14,24 +14,24 @@ import pandas as pd
 import xarray as xr
 
 from xaurora.errors import XauroraError
-from xaurora.sample.bundled import _read_climatology, _read_static, sample_static
-from xaurora.sample.naming import _attrs, dims_of, variable_names
+from xaurora.sample.bundled import read_climatology, read_static, sample_static
+from xaurora.sample.naming import cf_attrs, dims_of, variable_names
 from xaurora.sample.weather import (
-    _RHO_SURFACE,
-    _VERTICAL,
     BASE_LEVELS,
     LAPSE,
     R_D,
+    RHO_SURFACE,
+    VERTICAL,
     G,
-    _check_levels,
-    _geostrophic,
-    _hours,
-    _msl_anomaly,
-    _q_sat,
-    _relative_humidity,
-    _season_weight,
-    _temperature_profile,
-    _wind_profile,
+    checked_levels,
+    geostrophic,
+    hours_since_2000,
+    msl_anomaly,
+    q_sat,
+    relative_humidity,
+    season_weight,
+    temperature_profile,
+    wind_profile,
 )
 
 
@@ -90,13 +90,13 @@ def sample_dataset(
     4
     """
     names, dims = variable_names(naming), dims_of(naming)  # an unknown naming fails first
-    levels = _check_levels(levels)
+    levels = checked_levels(levels)
     times = _time_axis(start, periods, freq, times)
     events = _events_of(events, times)
-    static = _read_static()
+    static = read_static()
     lat, lon = static.latitude.values, static.longitude.values
-    hours = _hours(times)
-    msl_anom = _msl_anomaly(hours, lat, lon, seed, events)  # (time, lat, lon), Pa
+    hours = hours_since_2000(times)
+    msl_anom = msl_anomaly(hours, lat, lon, seed, events)  # (time, lat, lon), Pa
     zb, ub, vb, tb = _base_levels(times, msl_anom, lat, lon)
     atmos = _atmosphere(levels, zb, ub, vb, tb, msl_anom)
     surface = _surface(times, hours, static, zb, ub, vb, tb, seed)
@@ -135,15 +135,15 @@ def _events_of(events, times: pd.DatetimeIndex) -> np.ndarray | None:
 def _base_levels(times, msl_anom, lat, lon) -> tuple[dict, dict, dict, dict]:
     """Geopotential, winds and temperature at :data:`BASE_LEVELS`: the seasonal climatology plus
     the pressure anomaly carried up the column, geostrophic winds from it."""
-    clim = _read_climatology()
-    w = _season_weight(times)[:, None, None]
+    clim = read_climatology()
+    w = season_weight(times)[:, None, None]
     zb, ub, vb, tb = {}, {}, {}, {}
     for p in BASE_LEVELS:
         jan = clim.sel(month=1, level=p)
         jul = clim.sel(month=7, level=p)
-        dphi = msl_anom / _RHO_SURFACE * _VERTICAL[p]
+        dphi = msl_anom / RHO_SURFACE * VERTICAL[p]
         zb[p] = (1 - w) * jan.z.values + w * jul.z.values + dphi
-        ug, vg = _geostrophic(dphi, lat, lon)
+        ug, vg = geostrophic(dphi, lat, lon)
         ub[p] = (1 - w) * jan.u.values + w * jul.u.values + ug
         vb[p] = (1 - w) * jan.v.values + w * jul.v.values + vg
     # Layer-mean temperatures from the hypsometric equation, split with a standard lapse rate.
@@ -162,19 +162,19 @@ def _atmosphere(levels, zb, ub, vb, tb, msl_anom) -> dict[str, list]:
     """``z, u, v, t, q`` at each of ``levels``, from the base levels."""
     atmos = {k: [] for k in ("z", "u", "v", "t", "q")}
     for p in levels:
-        t = _temperature_profile(tb, p)
+        t = temperature_profile(tb, p)
         if p in zb:
             z = zb[p]
         else:  # hypsometric step from the nearest base level
             ref = min(BASE_LEVELS, key=lambda b: abs(np.log(b / p)))
             z = zb[ref] - R_D * 0.5 * (t + tb[ref]) * np.log(p / ref)
-        rh = _relative_humidity(p) * (1.0 + 0.25 * np.clip(-msl_anom / 2000.0, -0.5, 1.0))
-        q = np.clip(rh, 0.02, 0.95) * _q_sat(t, 100.0 * p)
+        rh = relative_humidity(p) * (1.0 + 0.25 * np.clip(-msl_anom / 2000.0, -0.5, 1.0))
+        q = np.clip(rh, 0.02, 0.95) * q_sat(t, 100.0 * p)
         if p < 200:
             q = np.minimum(q, 3e-6)
         atmos["z"].append(z)
-        atmos["u"].append(_wind_profile(ub, p))
-        atmos["v"].append(_wind_profile(vb, p))
+        atmos["u"].append(wind_profile(ub, p))
+        atmos["v"].append(wind_profile(vb, p))
         atmos["t"].append(t)
         atmos["q"].append(np.clip(q, 1e-7, 0.03))
     return atmos
@@ -218,10 +218,10 @@ def _as_dataset(surface, atmos, times, levels, static, names: dict, dims: tuple[
     }
     data = {}
     for key, arr in surface.items():
-        data[names[key]] = ((tdim, "latitude", "longitude"), arr.astype(np.float32), _attrs(key))
+        data[names[key]] = ((tdim, "latitude", "longitude"), arr.astype(np.float32), cf_attrs(key))
     for key, arrs in atmos.items():
         arr = np.stack(arrs, axis=1).astype(np.float32)
-        data[names[key]] = ((tdim, ldim, "latitude", "longitude"), arr, _attrs(key))
+        data[names[key]] = ((tdim, ldim, "latitude", "longitude"), arr, cf_attrs(key))
     ds = xr.Dataset(data, coords=coords)
     ds.attrs = {
         "title": "xaurora sample weather (synthetic, ERA5-like)",

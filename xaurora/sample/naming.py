@@ -34,13 +34,13 @@ _ATTRS = {
     "t": ("K", "Temperature", "air_temperature"),
     "q": ("kg kg**-1", "Specific humidity", "specific_humidity"),
 }
-_STATIC_ATTRS = {
+STATIC_ATTRS = {
     "lsm": ("1", "Land-sea mask", "land_binary_mask"),
     "z": ("m**2 s**-2", "Geopotential at the surface", "surface_geopotential"),
     "slt": ("1", "Soil type", None),
 }
 
 
-def _attrs(key: str) -> dict[str, str]:
+def cf_attrs(key: str) -> dict[str, str]:
     units, long_name, std = _ATTRS[key]
     return {"units": units, "long_name": long_name, "standard_name": std}

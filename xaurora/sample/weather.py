@@ -30,17 +30,17 @@ AURORA_LEVELS = (50, 100, 150, 200, 250, 300, 400, 500, 600, 700, 850, 925, 1000
 
 # How a storm's (or wave's) geopotential anomaly grows with height, relative to its msl anomaly
 # divided by the air density near the surface: cold-core mid-latitude lows deepen upwards.
-_VERTICAL = {200: 1.3, 500: 1.2, 850: 1.0}
-_RHO_SURFACE = 1.2  # kg m-3
+VERTICAL = {200: 1.3, 500: 1.2, 850: 1.0}
+RHO_SURFACE = 1.2  # kg m-3
 
 
-def _season_weight(times: pd.DatetimeIndex) -> np.ndarray:
+def season_weight(times: pd.DatetimeIndex) -> np.ndarray:
     """0 in mid-January, 1 in mid-July: ½(1 − cos(2π (doy − 15) / 365.25))."""
     doy = times.day_of_year.values + times.hour.values / 24.0
     return 0.5 * (1.0 - np.cos(2.0 * np.pi * (doy - 15.5) / 365.25))
 
 
-def _hours(times: pd.DatetimeIndex) -> np.ndarray:
+def hours_since_2000(times: pd.DatetimeIndex) -> np.ndarray:
     """Hours since 2000-01-01 (the generator's absolute clock)."""
     return np.asarray((times - pd.Timestamp("2000-01-01")) / pd.Timedelta(hours=1), dtype=float)
 
@@ -84,7 +84,7 @@ def in_box(lat, lon, box) -> np.ndarray:
     return (lat >= lat_min) & (lat <= lat_max) & lon_in_band(lon, lon_min, lon_max)
 
 
-def _msl_anomaly(
+def msl_anomaly(
     hours: np.ndarray, lat: np.ndarray, lon: np.ndarray, seed: int, events: np.ndarray | None
 ) -> np.ndarray:
     """Mean-sea-level pressure anomaly (Pa) of moving storms and Rossby waves, (time, lat, lon)."""
@@ -145,7 +145,7 @@ def _planted_storms(hours, lat, lon, seed, events) -> np.ndarray:
     return out
 
 
-def _geostrophic(phi: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, ...]:
+def geostrophic(phi: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, ...]:
     """Geostrophic wind (m s⁻¹) of a geopotential anomaly (..., lat, lon); damped in the tropics."""
     phi_rad, lam = np.deg2rad(lat), np.deg2rad(lon)
     f = 2 * OMEGA * np.sin(phi_rad)
@@ -165,19 +165,19 @@ def _geostrophic(phi: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> tuple[np.
     return ug * factor, vg * factor
 
 
-def _q_sat(t: np.ndarray, p_pa: float | np.ndarray) -> np.ndarray:
+def q_sat(t: np.ndarray, p_pa: float | np.ndarray) -> np.ndarray:
     """Saturation specific humidity (kg/kg) from Tetens' formula over water."""
     es = 611.2 * np.exp(17.67 * (t - 273.15) / (t - 29.65))
     return 0.622 * es / np.maximum(p_pa - 0.378 * es, 1.0)
 
 
-def _relative_humidity(p: float) -> float:
+def relative_humidity(p: float) -> float:
     """A climatological relative-humidity profile: moist boundary layer, dry upper troposphere."""
     x = (np.log(p) - np.log(200.0)) / (np.log(1000.0) - np.log(200.0))
     return float(np.clip(0.2 + 0.45 * x, 0.05, 0.8))
 
 
-def _temperature_profile(tb: dict[int, np.ndarray], p: int) -> np.ndarray:
+def temperature_profile(tb: dict[int, np.ndarray], p: int) -> np.ndarray:
     """Temperature at ``p`` hPa from the base-level temperatures (piecewise linear in ln p)."""
     if p in tb:
         return tb[p]
@@ -191,7 +191,7 @@ def _temperature_profile(tb: dict[int, np.ndarray], p: int) -> np.ndarray:
     return (1 - w) * tb[lo] + w * tb[hi]
 
 
-def _wind_profile(wb: dict[int, np.ndarray], p: int) -> np.ndarray:
+def wind_profile(wb: dict[int, np.ndarray], p: int) -> np.ndarray:
     if p in wb:
         return wb[p]
     if p < 200:
@@ -203,7 +203,7 @@ def _wind_profile(wb: dict[int, np.ndarray], p: int) -> np.ndarray:
     return (1 - w) * wb[lo] + w * wb[hi]
 
 
-def _check_levels(levels: Sequence[int]) -> tuple[int, ...]:
+def checked_levels(levels: Sequence[int]) -> tuple[int, ...]:
     levels = tuple(int(p) for p in levels)
     bad = [p for p in levels if p not in AURORA_LEVELS]
     if bad or not levels:
