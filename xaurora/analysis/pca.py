@@ -48,19 +48,25 @@ def pca(X: xr.DataArray, n_components: int, sample_dims: Sequence[str] = ("time"
     """
     from sklearn.decomposition import PCA  # heavy
 
+    stk = Stacker.of(X, sample_dims)
+    data = _checked_matrix(X, stk, n_components)
+    est = PCA(n_components=int(n_components), random_state=0).fit(data)
+    return _as_dataset(est, est.transform(data), X, stk)
+
+
+def _checked_matrix(X: xr.DataArray, stk: Stacker, n_components) -> np.ndarray:
+    """The (samples, features) matrix of ``X``, once a PCA of ``n_components`` is possible."""
     whole = isinstance(n_components, int | np.integer) or (
         isinstance(n_components, float | np.floating) and float(n_components).is_integer())
     if isinstance(n_components, bool) or not whole:
         raise XauroraError(f"n_components: must be a whole number of components, got "
                            f"{n_components!r}. Fix: pass an int, e.g. n_components=3.")
-    stk = Stacker.of(X, sample_dims)
-    sample_dims, feature_dims = stk.sample_dims, stk.feature_dims
     n_samples, n_features = stk.n_samples, stk.n_features
     if n_samples < 2:
         # one sample has no variance (sklearn would divide by n − 1 = 0: NaN variances)
         raise XauroraError(
-            f"{stk.name}: sample_dims {sample_dims} hold {n_samples} sample(s); a PCA needs at "
-            "least 2. Fix: add samples (e.g. more times) or choose other sample_dims."
+            f"{stk.name}: sample_dims {stk.sample_dims} hold {n_samples} sample(s); a PCA needs "
+            "at least 2. Fix: add samples (e.g. more times) or choose other sample_dims."
         )
     if not 1 <= int(n_components) <= min(n_samples, n_features):
         raise XauroraError(
@@ -74,16 +80,19 @@ def pca(X: xr.DataArray, n_components: int, sample_dims: Sequence[str] = ("time"
             f"{stk.name}: is the same in every sample (zero variance), so it has no principal "
             "components. Fix: check the input (e.g. a constant or empty field) or sample_dims."
         )
-    est = PCA(n_components=int(n_components), random_state=0).fit(data)
-    scores = est.transform(data)
+    return data
 
+
+def _as_dataset(est, scores: np.ndarray, X: xr.DataArray, stk: Stacker) -> xr.Dataset:
+    """The fitted PCA ``est`` and the ``scores`` of ``X``, unstacked back onto its dims."""
+    sample_dims, feature_dims = stk.sample_dims, stk.feature_dims
     comp = xr.DataArray(np.arange(1, est.n_components_ + 1), dims="component",
                         attrs={"long_name": "principal component number (1 = PC1)"})
     sample_shape = [X.sizes[d] for d in sample_dims]
     feature_shape = [X.sizes[d] for d in feature_dims]
     s_coords = coords_on(X, sample_dims)
     f_coords = coords_on(X, feature_dims)
-    ds = xr.Dataset(
+    return xr.Dataset(
         {
             "scores": xr.DataArray(
                 scores.reshape(*sample_shape, -1), dims=(*sample_dims, "component"),
@@ -108,13 +117,12 @@ def pca(X: xr.DataArray, n_components: int, sample_dims: Sequence[str] = ("time"
         attrs={
             "sample_dims": " ".join(sample_dims),
             "feature_dims": " ".join(feature_dims),
-            "n_samples": n_samples,
+            "n_samples": stk.n_samples,
             "noise_variance": float(est.noise_variance_),
             "estimator": "sklearn.decomposition.PCA",
             **{k: v for k, v in X.attrs.items() if k in ("model", "layer", "patch_size")},
         },
     )
-    return ds
 
 
 def pca_transform(result: xr.Dataset, X_new: xr.DataArray) -> xr.DataArray:
