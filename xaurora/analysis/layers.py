@@ -92,39 +92,10 @@ def probe_layers(
                 results[layer, name] = results[layer, "trained"]
                 continue
             emb = select_level(embed(ds, m, layer=layer, **embed_kw), level, layer)
-            # the table's intervals are paired with the control task's (paired_intervals)
-            res = probe(emb, labels, **probe_kw, n_boot=0)
-            metrics = [k for k in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if k in res]
-            row = {k: float(res[k]) for k in metrics}
-            ctl = None
-            if control_task:
-                ctl = control_probe(emb, res, **probe_kw)
-                row.update(control_metrics(res, ctl))
-            if n_boot > 0:
-                ci = paired_intervals(res, ctl, n_boot=n_boot, seed=int(probe_kw.get("seed", 0)))
-                for k, (lo, hi) in ci.items():
-                    row[f"{k}_low"], row[f"{k}_high"] = lo, hi
-                    if ci[k].note:  # kept per table cell: the bounds' attrs say which and why
-                        notes.setdefault(k, []).append(f"{layer}/{name}: {ci[k].note}")
-            row["n_features"] = float(res["coef"].size)
-            row["n_test"] = float(res["n_test"])
-            row["n_times"] = float(res["n_times"])
-            row["n_train"] = float(res["n_train"])
-            results[layer, name] = row
-
-    names = list(next(iter(results.values())))
-    weights = [n for n, _ in variants]
-    out = xr.Dataset(coords={"layer": ("layer", np.array(layers, dtype=str)),
-                             "weights": ("weights", np.array(weights, dtype=str))})
-    for key in names:
-        vals = np.array([[results[la, w][key] for w in weights] for la in layers])
-        attrs = _attrs(key)
-        base = key.removesuffix("_low").removesuffix("_high")
-        if key != base and notes.get(base):
-            attrs = {**attrs, "note": "; ".join(notes[base])}
-        if key in ("n_features", "n_test", "n_times", "n_train"):
-            vals = vals.astype(np.int64)
-        out[key] = (("layer", "weights"), vals, attrs)
+            results[layer, name], cell_notes = _row(emb, labels, control_task, n_boot, probe_kw)
+            for k, note in cell_notes.items():  # per table cell: the bounds' attrs say why
+                notes.setdefault(k, []).append(f"{layer}/{name}: {note}")
+    out = _table(results, layers, [n for n, _ in variants], notes)
     out.attrs = {
         **model.provenance(),
         # what each column's weights really were (a "trained" column of tiny is random)
@@ -140,6 +111,45 @@ def probe_layers(
                         if control_task else "none",
         "n_boot": n_boot,
     }
+    return out
+
+
+def _row(emb, labels, control_task: bool, n_boot: int, probe_kw: dict):
+    """One table cell: the probe's test metrics (with its control task and paired intervals),
+    and the notes of intervals left partly undefined."""
+    # the table's intervals are paired with the control task's (paired_intervals)
+    res = probe(emb, labels, **probe_kw, n_boot=0)
+    metrics = [k for k in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if k in res]
+    row = {k: float(res[k]) for k in metrics}
+    ctl = None
+    if control_task:
+        ctl = control_probe(emb, res, **probe_kw)
+        row.update(control_metrics(res, ctl))
+    notes = {}
+    if n_boot > 0:
+        ci = paired_intervals(res, ctl, n_boot=n_boot, seed=int(probe_kw.get("seed", 0)))
+        for k, (lo, hi) in ci.items():
+            row[f"{k}_low"], row[f"{k}_high"] = lo, hi
+            if ci[k].note:
+                notes[k] = ci[k].note
+    for k in ("n_features", "n_test", "n_times", "n_train"):
+        row[k] = float(res["coef"].size) if k == "n_features" else float(res[k])
+    return row, notes
+
+
+def _table(results: dict, layers: list, weights: list, notes: dict) -> xr.Dataset:
+    """The cells as variables of dims ``layer`` × ``weights``, with attrs (and notes)."""
+    out = xr.Dataset(coords={"layer": ("layer", np.array(layers, dtype=str)),
+                             "weights": ("weights", np.array(weights, dtype=str))})
+    for key in next(iter(results.values())):
+        vals = np.array([[results[la, w][key] for w in weights] for la in layers])
+        attrs = _attrs(key)
+        base = key.removesuffix("_low").removesuffix("_high")
+        if key != base and notes.get(base):
+            attrs = {**attrs, "note": "; ".join(notes[base])}
+        if key in ("n_features", "n_test", "n_times", "n_train"):
+            vals = vals.astype(np.int64)
+        out[key] = (("layer", "weights"), vals, attrs)
     return out
 
 
