@@ -1,7 +1,14 @@
-"""Bundled sample data: real ERA5 statics and a deterministic, plausible weather generator.
+"""Data to try and test xaurora with, offline: the one room for generated and bundled data.
 
-Everything here runs offline from the small files in ``xaurora/data`` (see its README for the
-sources and licences):
+Two generators, for two jobs:
+
+* :func:`synthetic_dataset` (also ``xa.testing``) – small random ERA5-like fields on any grid
+  size, in any naming scheme, or on HEALPix cells (:func:`synthetic_healpix_dataset`), that pass
+  xaurora's checks: fast, for tests of your own code and of xaurora's.
+* :func:`sample_dataset` – plausible weather on the real 1.5° grid (below): for the demo,
+  examples and anything whose result should look like the atmosphere.
+
+The bundled files in ``xaurora/data`` (see its README for the sources and licences):
 
 * :func:`sample_static` – the real ERA5 land–sea mask, surface geopotential and soil type on a
   1.5° grid (121 latitudes 90 → −90 × 240 longitudes 0 → 358.5; ``121 % 4 == 1``, so Aurora's
@@ -35,6 +42,11 @@ from xaurora.sample.bundled import STATIC_FILE as STATIC_FILE
 from xaurora.sample.bundled import sample_climatology, sample_static
 from xaurora.sample.dataset import sample_dataset
 from xaurora.sample.events import sample_events, storm_events
+from xaurora.sample.synthetic import (
+    synthetic_dataset,
+    synthetic_healpix_dataset,
+    synthetic_static,
+)
 from xaurora.sample.weather import AURORA_LEVELS as AURORA_LEVELS
 from xaurora.sample.weather import BASE_LEVELS as BASE_LEVELS
 from xaurora.sample.weather import EARTH_RADIUS as EARTH_RADIUS
@@ -51,4 +63,7 @@ __all__ = [
     "sample_events",
     "sample_static",
     "storm_events",
+    "synthetic_dataset",
+    "synthetic_healpix_dataset",
+    "synthetic_static",
 ]
