@@ -171,6 +171,8 @@ def separability(
     >>> float(res.balanced_accuracy) > 0.9, float(res.p_value) < 0.1
     (True, True)
     """
+    # One cross-validated fit and its control, read top to bottom: checks, folds, the
+    # permutation test, then the Dataset.
     from sklearn.decomposition import PCA  # heavy
     from sklearn.linear_model import LogisticRegression  # heavy
     from sklearn.model_selection import StratifiedKFold, permutation_test_score  # heavy

@@ -81,6 +81,8 @@ def pca_scatter(
     >>> ax.get_xlabel()
     'PC1 (60.0 %)'
     """
+    # One figure drawn in order (scores, colours or legend, axes): kept whole, since each step
+    # reads the choices of the ones before.
     scores = pca_ds["scores"]
     i, j = (int(c) for c in components)
     comp = scores["component"].values if "component" in scores.coords else np.arange(

@@ -92,7 +92,7 @@ def draw_coastlines(ax, lsm: Any = None, resolution: str = "110m", **kwargs) -> 
     return "lsm"
 
 
-def map(  # shadows the builtin on purpose: the public name is fixed by the brief
+def map(  # shadows the builtin on purpose: the public name is xa.plot.map
     da: xr.DataArray,
     ax=None,
     projection: Any = None,
@@ -151,6 +151,8 @@ def map(  # shadows the builtin on purpose: the public name is fixed by the brie
     >>> type(ax).__name__
     'GeoAxes'
     """
+    # One figure drawn in order (grid, projection, colours, coastlines, labels): kept whole,
+    # since each step reads the choices of the ones before.
     import matplotlib.pyplot as plt  # heavy
 
     da, lat, lon = squeeze_to_map(as_map(da))  # HEALPix / mesh cells: imaged on a lat-lon grid
