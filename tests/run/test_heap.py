@@ -144,11 +144,23 @@ def test_a_collector_switched_off_by_another_thread_still_freezes():
     assert gc.get_freeze_count() == 0 and gc.isenabled()
 
 
+@contextlib.contextmanager
+def _collector_off():
+    """The collector switched off for a moment, as ``dask.utils.disable_gc`` does (older Dask,
+    which the supported range includes, has no such helper)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def test_the_loop_freezes_while_its_reader_slices_dask_arrays(tiny, monkeypatch):
     # the same race, through the real loop: the read-ahead thread is inside Dask's slicing
     # (collector off) at the moment the loop enters its freeze
     import dask.array.core
-    from dask.utils import disable_gc
 
     ds = xa.testing.synthetic_dataset(n_times=3)
     cds = canonicalize(ds.chunk(time=1), info=tiny.info)
@@ -158,7 +170,7 @@ def test_the_loop_freezes_while_its_reader_slices_dask_arrays(tiny, monkeypatch)
 
     def held(*args, **kwargs):
         if threading.current_thread().name == source.THREAD_NAME and not inside.is_set():
-            with disable_gc():  # what slice_array itself runs under
+            with _collector_off():  # what slice_array itself runs under (Dask ≥ 2024.8)
                 inside.set()
                 leave.wait(5)
         return real(*args, **kwargs)
