@@ -26,7 +26,7 @@ from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tests import test_faults as tf  # noqa: E402 - after the repository root is on the path
+from tests.results import test_faults as tf  # noqa: E402 - after the repository root is on the path
 
 
 def write_faults(src: str, work: str, n: int, seed: int) -> list[dict]:
