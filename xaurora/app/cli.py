@@ -27,6 +27,8 @@ from xaurora.models.registry import get_info
 from xaurora.results.stores import embed_to_zarr, encoder_to_zarr
 
 _FMT = argparse.ArgumentDefaultsHelpFormatter
+
+
 def _batch_size(text: str) -> int | str:
     return text if text == "auto" else int(text)
 

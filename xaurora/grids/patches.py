@@ -98,7 +98,6 @@ def to_patches(da: xr.DataArray, patch_size: int) -> xr.DataArray:
     return out
 
 
-
 @dataclass(frozen=True, eq=False)
 class Patches(LatentGrid):
     """Patch centres ``lat`` (descending) × ``lon`` of Aurora's ``patch_size`` patches.
@@ -184,8 +183,6 @@ def patch_labels(labels: xr.DataArray, emb: xr.DataArray, patch_size: int | None
     lab = lab.assign_coords(lat=emb["lat"], lon=emb["lon"])
     lab = align_time(lab, emb, str(name), what)
     return lab.drop_vars([c for c in lab.coords if c not in lab.dims]).rename(str(name))
-
-
 
 
 def _same(a, b) -> bool:

@@ -203,6 +203,7 @@ class AuroraModel:
     name = property(lambda self: self.spec.name)
     seed = property(lambda self: self.spec.seed)
     checkpoint = property(lambda self: self.spec.checkpoint)
+
     @property
     def random_weights(self) -> bool:
         s = self.spec

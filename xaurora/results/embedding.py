@@ -1,4 +1,20 @@
-""""""
+"""Embeddings: Aurora's latent vectors as a labelled ``(time, level, lat, lon, channel)`` array.
+
+A layer is captured with a forward hook while ``module(batch)`` runs (:mod:`xaurora.run.hooks`:
+one thread at a time per module), and the pass is stopped right there, so the values are exactly
+what Aurora computes (same normalisation, crop and lead time) and ``layer="encoder"`` never runs
+the backbone or decoder. ``layer="inputs"`` captures the normalised, cropped Batch that enters
+the encoder and cuts it into the same patches. The loop over times is :mod:`xaurora.run.tokens`;
+this module labels what it returns.
+
+On Dask-backed input the result is lazy: one task per time chunk, nothing runs until computed.
+
+>>> import xaurora as xa
+>>> ds = xa.testing.synthetic_dataset(n_times=2)
+>>> emb = ds.aurora.embed(xa.load_model("tiny"))
+>>> emb.dims, emb.sizes["level"]
+(('time', 'level', 'lat', 'lon', 'channel'), 4)
+"""
 
 from __future__ import annotations
 
