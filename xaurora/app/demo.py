@@ -35,9 +35,10 @@ from xaurora.app.demo_steps import (
     FULL,
     STEPS,
     DemoRun,
+    time_dim,
+    with_history,
 )
 from xaurora.errors import XauroraError
-from xaurora.io.names import TIME_NAMES
 from xaurora.io.static import load_static
 from xaurora.io.store import open_any
 from xaurora.models import load_model
@@ -61,14 +62,6 @@ class _Progress:
             print(f"[xaurora demo {now - self.t0:6.1f}s] {msg}", flush=True)
 
 
-def _time_dim(ds: xr.Dataset) -> str:
-    for name in TIME_NAMES:
-        if name in ds.dims:
-            return name
-    raise XauroraError(f"data: no 'time' or 'valid_time' dim (dims {dict(ds.sizes)}). Fix: "
-                     "pass a dataset with a time axis.")
-
-
 def _sample_data(n_times: int, timestep: pd.Timedelta, seed: int) -> xr.Dataset:
     """Pairs (t − Δ, t) spread evenly over 2020, so the PCA sees every season."""
 
@@ -79,8 +72,7 @@ def _sample_data(n_times: int, timestep: pd.Timedelta, seed: int) -> xr.Dataset:
 
 def _select_times(ds: xr.Dataset, timestep: pd.Timedelta, n: int) -> tuple[xr.Dataset, list]:
     """Up to ``n`` analysis times spread over ``ds`` (with their t − Δ), and ``ds`` cut to them."""
-    tdim = _time_dim(ds)
-    times = pd.DatetimeIndex(ds[tdim].values)
+    times = pd.DatetimeIndex(ds[time_dim(ds)].values)
     ok = [t for t in times if (t - timestep) in times]
     if not ok:
         raise XauroraError(
@@ -89,8 +81,7 @@ def _select_times(ds: xr.Dataset, timestep: pd.Timedelta, n: int) -> tuple[xr.Da
         )
     idx = np.unique(np.linspace(0, len(ok) - 1, min(n, len(ok))).round().astype(int))
     chosen = [ok[i] for i in idx]
-    keep = sorted({*chosen, *(t - timestep for t in chosen)})
-    return ds.sel({tdim: keep}), chosen
+    return with_history(ds, chosen, timestep), chosen
 
 
 def run_demo(

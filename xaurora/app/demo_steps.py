@@ -20,6 +20,8 @@ from xaurora import plot
 from xaurora.analysis.labels import land_sea
 from xaurora.app.report import Report, fmt, save
 from xaurora.attribution.target import Target, box_mask
+from xaurora.errors import XauroraError
+from xaurora.io.names import TIME_NAMES
 from xaurora.plot.common import draw_box
 
 #: Target region of the relevance/perturbation part: Europe and the eastern North Atlantic.
@@ -115,16 +117,24 @@ def _probe_times(run: DemoRun) -> list:
     return run.times[:: max(1, len(run.times) // n)][:n]
 
 
-def _subset(ds: xr.Dataset, times: list, timestep: pd.Timedelta) -> xr.Dataset:
-    """``ds`` at ``times`` and each one's previous step."""
-    tdim = next(d for d in ("time", "valid_time") if d in ds.dims)
-    return ds.sel({tdim: sorted({*times, *(t - timestep for t in times)})})
+def time_dim(ds: xr.Dataset) -> str:
+    """The name of ``ds``'s time dim (``time`` or ``valid_time``)."""
+    for name in TIME_NAMES:
+        if name in ds.dims:
+            return name
+    raise XauroraError(f"data: no 'time' or 'valid_time' dim (dims {dict(ds.sizes)}). Fix: "
+                       "pass a dataset with a time axis.")
+
+
+def with_history(ds: xr.Dataset, times: list, timestep: pd.Timedelta) -> xr.Dataset:
+    """``ds`` at ``times`` and each one's previous step (what Aurora reads for them)."""
+    return ds.sel({time_dim(ds): sorted({*times, *(t - timestep for t in times)})})
 
 
 def land_sea_probe(run: DemoRun) -> None:
     times = _probe_times(run)
     labels = land_sea(run.lsm)
-    table = _subset(run.ds, times, run.timestep).aurora.probe_layers(
+    table = with_history(run.ds, times, run.timestep).aurora.probe_layers(
         run.model, labels, split=DEMO_SPLIT, static=run.static, seed=run.seed)
     run.say("probe_layers", "land-sea probe on inputs/encoder/backbone, trained vs random weights")
     run.save(plot.probe_table(table, "balanced_accuracy"), "probe_table")
