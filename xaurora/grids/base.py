@@ -131,9 +131,9 @@ def _label_centres(labels: xr.DataArray, name: str) -> tuple[np.ndarray, np.ndar
     if "lat" in labels.coords and "lon" in labels.coords:
         return (np.asarray(labels["lat"].values, np.float64),
                 np.asarray(labels["lon"].values, np.float64))
-    ids = labels.coords.get("cell_ids")
-    if ids is not None and ids.attrs.get("grid_name"):  # a grid kind that knows its cells
-        lat, lon = grid_of(labels).centres(labels)
+    grid = recognised(labels)  # a grid kind that knows its cells' centres (HEALPix ids)
+    if grid is not None:
+        lat, lon = grid.centres(labels)
         return lat.values, lon.values
     raise XauroraError(
         f"{name}: its cells are not this grid's cells and carry neither lat/lon coordinates nor "
@@ -146,6 +146,15 @@ def _label_centres(labels: xr.DataArray, name: str) -> tuple[np.ndarray, np.ndar
 _KINDS: list[type[LatentGrid]] = []
 
 
+def recognised(da: xr.DataArray | xr.Dataset) -> LatentGrid | None:
+    """The grid of the first registered kind (lowest ``precedence``) that recognises ``da``."""
+    for kind in sorted(_KINDS, key=lambda k: k.precedence):
+        grid = kind.recognise(da)
+        if grid is not None:
+            return grid
+    return None
+
+
 def grid_of(da: xr.DataArray | xr.Dataset) -> LatentGrid:
     """The latent grid of ``da``, from its dims, coords and attrs (nothing else is needed).
 
@@ -154,10 +163,9 @@ def grid_of(da: xr.DataArray | xr.Dataset) -> LatentGrid:
     ``cells`` with ``lat``/``lon`` coordinates → ``Points`` (weights from a ``cell_weight``
     coordinate); ``lat``/``lon`` dims → ``Patches`` (patch size from the ``patch_size`` attr).
     """
-    for kind in sorted(_KINDS, key=lambda k: k.precedence):
-        grid = kind.recognise(da)
-        if grid is not None:
-            return grid
+    grid = recognised(da)
+    if grid is not None:
+        return grid
     name = getattr(da, "name", None) or "array"
     if "cells" in da.dims:
         raise XauroraError(
@@ -180,6 +188,8 @@ class LatentGrid(ABC):
 
     kind: ClassVar[str]
     precedence: ClassVar[int] = 100  #: order in which :func:`grid_of` asks the kinds
+    dims: ClassVar[tuple[str, ...]]
+    weighting: ClassVar[str]  #: how cells are weighted, for ``cell_methods`` attrs
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -190,8 +200,6 @@ class LatentGrid(ABC):
     def recognise(cls, da: xr.DataArray | xr.Dataset) -> LatentGrid | None:
         """This kind's grid of ``da`` when its dims, coords and attrs are this kind's, else None."""
         return None
-    dims: ClassVar[tuple[str, ...]]
-    weighting: ClassVar[str]  #: how cells are weighted, for ``cell_methods`` attrs
 
     @abstractmethod
     def coords(self) -> dict:
