@@ -102,11 +102,15 @@ def _missing_paths(args) -> list[str]:
             if path is not None and not os.path.exists(path)]
 
 
+def _written(store) -> str:
+    """How far the run into ``store`` got, for the line that ends it."""
+    n = steps_written(store)
+    return f"{n[0]} of {n[1]} steps written" if n else "no step written yet"
+
+
 def _store_failed(err) -> int:
     """One line for a store that cannot be written (``err``: a StoreWriteError); exit code 1."""
-
-    n = steps_written(err.store)
-    where = f"{n[0]} of {n[1]} steps written" if n else "no step written yet"
+    where = _written(err.store)
     fix = ("free space and rerun the same command to resume" if err.errno in
            (errno.ENOSPC, errno.EDQUOT) else "make it writable and rerun the same command to "
            "resume")
@@ -179,9 +183,8 @@ def _embed(args) -> int:
                             random_weights=args.random_weights,
                             check_values=not args.no_check_values, steps=args.steps)
     except KeyboardInterrupt:
-        n = steps_written(args.output)
+        where = _written(args.output)
         print(file=sys.stderr)
-        where = (f"{n[0]} of {n[1]} steps written" if n else "no step written yet")
         _say(f"interrupted: {where}; run the same command again to resume")
         return 130
     print(f"embeddings written to {out}")
