@@ -66,6 +66,21 @@ def test_a_subset_of_the_canonical_grid_comes_back_in_the_users_order():
     np.testing.assert_array_equal(back.transpose("time", "lat", "lon").values, expected.values)
 
 
+def test_levels_stored_from_1000_hpa_up_come_back_in_that_order(tiny):
+    """Reading sorts levels ascending (one order for the model); results go back to the
+    user's order, with the same values as for the same data stored upwards."""
+    ds = xa.testing.synthetic_dataset(n_lat=17, n_lon=32, n_times=3, levels=(250, 500, 850))
+    flipped = ds.isel(level=slice(None, None, -1))
+    cds = canonicalize(flipped)
+    assert cds["level"].values.tolist() == [250, 500, 850]
+    back = uncanonicalize(cds[["t"]], cds)
+    assert back["level"].values.tolist() == [850, 500, 250]
+    xr.testing.assert_equal(back["t"], flipped["t"])
+    fc = xa.forecast(flipped, tiny)
+    assert fc["level"].values.tolist() == [850, 500, 250]
+    xr.testing.assert_identical(fc, xa.forecast(ds, tiny).sel(level=[850, 500, 250]))
+
+
 def test_without_the_record_the_error_says_what_to_pass():
     cds = canonicalize(xa.testing.synthetic_dataset())
     with pytest.raises(ValueError, match="Fix: pass the Dataset that xaurora.canonicalize"):

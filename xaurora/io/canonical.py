@@ -304,8 +304,10 @@ def _in_order(cds: xr.Dataset) -> xr.Dataset:
     if "level" in cds.dims and np.any(np.diff(cds["level"].values) < 0):
         # one order whatever the file's: Aurora's sums over levels then give the same latents to
         # the last bit for the same data however it is stored (from 1000 hPa up differs by
-        # round-off otherwise)
+        # round-off otherwise); the user's order is recorded, and results go back to it
+        order = cds["level"].values.copy()
         cds = cds.sortby("level")
+        cds.attrs["xaurora_source_level"] = order
     return cds
 
 

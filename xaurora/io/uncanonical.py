@@ -63,11 +63,12 @@ def source_grid_attrs(lat: np.ndarray, lon: np.ndarray) -> dict:
 def uncanonicalize(obj, cds: xr.Dataset):
     """Put a result laid out like ``cds`` back on the user's grid and names, from ``cds.attrs``.
 
-    ``obj`` (Dataset or DataArray) has ``cds``'s ``lat``/``lon`` (or a subset of them): rows and
-    columns come back in the user's order with the user's own coordinate values (e.g. latitude
-    ascending, longitudes in [-180, 180)); values are only reordered. Variables named as in
-    ``cds`` (Aurora's names) get the user's names (:func:`result_names`). The user's dataset is
-    not read again: :func:`canonicalize` recorded what is needed in ``cds.attrs``.
+    ``obj`` (Dataset or DataArray) has ``cds``'s ``lat``/``lon`` (or a subset of them): rows,
+    columns and pressure levels come back in the user's order with the user's own coordinate
+    values (e.g. latitude ascending, longitudes in [-180, 180)); values are only reordered.
+    Variables named as in ``cds`` (Aurora's names) get the user's names (:func:`result_names`).
+    The user's dataset is not read again: :func:`canonicalize` recorded what is needed in
+    ``cds.attrs``.
 
     >>> import xaurora as xa
     >>> ds = xa.testing.synthetic_dataset(naming="wb2")  # latitude ascending
@@ -90,6 +91,9 @@ def uncanonicalize(obj, cds: xr.Dataset):
     if "lon" in obj.dims:
         lon = lon[np.isin(np.mod(lon.astype(np.float64), 360.0), obj["lon"].values)]
     out = to_input_grid(obj, lat if "lat" in obj.dims else None, lon if "lon" in obj.dims else None)
+    if "xaurora_source_level" in cds.attrs and "level" in out.dims:  # levels read reordered
+        order = np.asarray(cds.attrs["xaurora_source_level"])
+        out = out.sel(level=order[np.isin(order, out["level"].values)])
     names = result_names(cds)
     if isinstance(out, xr.Dataset):
         return out.rename({k: names[k] for k in map(str, out.data_vars) if k in names})
