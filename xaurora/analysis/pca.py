@@ -1,4 +1,4 @@
-"""Principal component analysis of labelled arrays (``X.aurora.pca``), with scikit-learn.
+"""Principal component analysis of labelled arrays (``X.aurora.pca``), exact and out of core.
 
 Samples are the points of ``sample_dims`` (e.g. ``time``, or ``time, lat, lon`` for unpooled
 patches); features are all other dims (e.g. ``stat, level, channel``). The result is an
@@ -25,10 +25,17 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from xaurora.analysis.chunked import check_finite, moments
 from xaurora.analysis.stacking import Stacker
 from xaurora.errors import XauroraError
 
-__all__ = ["pca", "pca_estimator", "pca_transform"]
+__all__ = ["MAX_COVARIANCE_FEATURES", "pca", "pca_estimator", "pca_transform"]
+
+
+#: Features beyond which the covariance (F × F float64) is not formed: 8 192² × 8 B = 512 MiB.
+MAX_COVARIANCE_FEATURES = 8192
+#: Data (float64) up to this size may be decomposed in memory when samples are fewer than features.
+IN_MEMORY_BYTES = 1 << 30
 
 
 def pca(X: xr.DataArray, n_components: int, sample_dims: Sequence[str] = ("time",)) -> xr.Dataset:
@@ -37,8 +44,14 @@ def pca(X: xr.DataArray, n_components: int, sample_dims: Sequence[str] = ("time"
     Returns an ``xr.Dataset`` with ``scores`` (sample dims, ``component``), ``components``
     (``component``, feature dims, unstacked back, with the input's coords), ``mean`` (feature
     dims), ``explained_variance``, ``explained_variance_ratio`` and ``singular_values``
-    (``component``). ``component`` runs 1, 2, … (component 1 is PC1). The sign of each
-    component follows scikit-learn's deterministic convention. Dask input is computed.
+    (``component``). ``component`` runs 1, 2, … (component 1 is PC1). Each component's sign
+    makes its largest-magnitude entry positive.
+
+    Exact and in float64 whatever the input's dtype: the mean and covariance are accumulated in
+    one pass over the chunks (:mod:`xaurora.analysis.chunked`), so Dask-backed input is never
+    held in memory whole (memory: a few chunks plus features² × 8 bytes) and ``scores`` stay
+    lazy. When there are fewer samples than features (e.g. pooled latents over a few dates) and
+    the data fit in memory, the centred data are decomposed directly (SVD) instead.
 
     >>> import numpy as np, xarray as xr
     >>> t = np.arange(40)
@@ -46,16 +59,42 @@ def pca(X: xr.DataArray, n_components: int, sample_dims: Sequence[str] = ("time"
     >>> round(float(pca(X, 1).explained_variance_ratio[0]), 6)
     1.0
     """
-    from sklearn.decomposition import PCA  # heavy
-
     stk = Stacker.of(X, sample_dims)
-    data = _checked_matrix(X, stk, n_components)
-    est = PCA(n_components=int(n_components), random_state=0).fit(data)
-    return _as_dataset(est, est.transform(data), X, stk)
+    k = _checked_request(stk, n_components)
+    n, F = stk.n_samples, stk.n_features
+    if n < F and n * F * 8 <= IN_MEMORY_BYTES:
+        mean, evals, vecs = _by_svd(X, stk)
+        how = "numpy.linalg.svd of the centred data (float64)"
+    elif F <= MAX_COVARIANCE_FEATURES:
+        mean, evals, vecs = _by_covariance(X, stk)
+        how = "numpy.linalg.eigh of the covariance accumulated over chunks (float64)"
+    else:
+        raise XauroraError(
+            f"{stk.name}: {F} features and {n} samples: too many features for the covariance "
+            f"({MAX_COVARIANCE_FEATURES} at most) and too much data to decompose in memory. "
+            "Fix: pool or select fewer features first (e.g. .sel(level=...) or "
+            ".aurora.pool()), or use fewer samples."
+        )
+    total = float(evals.sum())
+    if not total > 0:
+        # zero total variance: explained_variance_ratio would be 0/0 = NaN
+        raise XauroraError(
+            f"{stk.name}: is the same in every sample (zero variance), so it has no principal "
+            "components. Fix: check the input (e.g. a constant or empty field) or sample_dims."
+        )
+    vecs = vecs[:k] * _signs(vecs[:k])[:, None]
+    rank = min(n, F)
+    fit = {
+        "components": vecs, "mean": mean, "explained_variance": evals[:k],
+        "explained_variance_ratio": evals[:k] / total,
+        "singular_values": np.sqrt(np.clip(evals[:k], 0, None) * (n - 1)),
+        "noise_variance": float(evals[k:rank].mean()) if k < rank else 0.0,
+    }
+    return _as_dataset(fit, X, stk, how)
 
 
-def _checked_matrix(X: xr.DataArray, stk: Stacker, n_components) -> np.ndarray:
-    """The (samples, features) matrix of ``X``, once a PCA of ``n_components`` is possible."""
+def _checked_request(stk: Stacker, n_components) -> int:
+    """``n_components`` as an int, once a PCA of that many components is possible."""
     whole = isinstance(n_components, int | np.integer) or (
         isinstance(n_components, float | np.floating) and float(n_components).is_integer())
     if isinstance(n_components, bool) or not whole:
@@ -63,7 +102,7 @@ def _checked_matrix(X: xr.DataArray, stk: Stacker, n_components) -> np.ndarray:
                            f"{n_components!r}. Fix: pass an int, e.g. n_components=3.")
     n_samples, n_features = stk.n_samples, stk.n_features
     if n_samples < 2:
-        # one sample has no variance (sklearn would divide by n − 1 = 0: NaN variances)
+        # one sample has no variance (the covariance divides by n − 1 = 0)
         raise XauroraError(
             f"{stk.name}: sample_dims {stk.sample_dims} hold {n_samples} sample(s); a PCA needs "
             "at least 2. Fix: add samples (e.g. more times) or choose other sample_dims."
@@ -73,56 +112,74 @@ def _checked_matrix(X: xr.DataArray, stk: Stacker, n_components) -> np.ndarray:
             f"pca: n_components={n_components} must be between 1 and min(samples, features) = "
             f"min({n_samples}, {n_features}). Fix: ask for fewer components or add samples."
         )
-    data = stk.matrix(X)  # NaN/inf: an error that says how to fix it
-    if not np.ptp(data, axis=0).any():
-        # zero total variance: explained_variance_ratio would be 0/0 = NaN
-        raise XauroraError(
-            f"{stk.name}: is the same in every sample (zero variance), so it has no principal "
-            "components. Fix: check the input (e.g. a constant or empty field) or sample_dims."
-        )
-    return data
+    return int(n_components)
 
 
-def _as_dataset(est, scores: np.ndarray, X: xr.DataArray, stk: Stacker) -> xr.Dataset:
-    """The fitted PCA ``est`` and the ``scores`` of ``X``, unstacked back onto its dims."""
+_FINITE_FIX = "drop or fill them first (e.g. .dropna('time') or .fillna(0))"
+
+
+def _by_covariance(X: xr.DataArray, stk: Stacker):
+    """Mean, eigenvalues (descending) and eigenvectors (rows) of the covariance, one pass."""
+    m = moments(X, stk)
+    check_finite(m, stk.name, _FINITE_FIX)
+    evals, evecs = np.linalg.eigh(m.covariance())
+    order = np.argsort(evals)[::-1]
+    return m.mean, np.clip(evals[order], 0.0, None), evecs[:, order].T
+
+
+def _by_svd(X: xr.DataArray, stk: Stacker):
+    """Mean, variances (descending) and right singular vectors of the centred data (float64)."""
+    data = stk.matrix(X, fix=_FINITE_FIX).astype(np.float64)
+    mean = data.mean(axis=0)
+    _, s, vt = np.linalg.svd(data - mean, full_matrices=False)
+    return mean, s**2 / (data.shape[0] - 1), vt
+
+
+def _signs(vecs: np.ndarray) -> np.ndarray:
+    """+1/−1 per row so that each row's largest-magnitude entry is positive (deterministic)."""
+    big = vecs[np.arange(vecs.shape[0]), np.argmax(np.abs(vecs), axis=1)]
+    return np.where(big < 0, -1.0, 1.0)
+
+
+def _as_dataset(fit: dict, X: xr.DataArray, stk: Stacker, how: str) -> xr.Dataset:
+    """The fitted PCA and the (lazy on Dask input) scores of ``X``, on ``X``'s dims."""
     sample_dims, feature_dims = stk.sample_dims, stk.feature_dims
-    comp = xr.DataArray(np.arange(1, est.n_components_ + 1), dims="component",
+    k = fit["components"].shape[0]
+    comp = xr.DataArray(np.arange(1, k + 1), dims="component",
                         attrs={"long_name": "principal component number (1 = PC1)"})
-    sample_shape = [X.sizes[d] for d in sample_dims]
     feature_shape = [X.sizes[d] for d in feature_dims]
-    s_coords = coords_on(X, sample_dims)
     f_coords = coords_on(X, feature_dims)
-    return xr.Dataset(
+    res = xr.Dataset(
         {
-            "scores": xr.DataArray(
-                scores.reshape(*sample_shape, -1), dims=(*sample_dims, "component"),
-                coords=s_coords, attrs={"long_name": "principal component scores"},
-            ),
             "components": xr.DataArray(
-                est.components_.reshape(-1, *feature_shape), dims=("component", *feature_dims),
+                fit["components"].reshape(-1, *feature_shape), dims=("component", *feature_dims),
                 coords=f_coords, attrs={"long_name": "principal axes (unit length, EOFs)"},
             ),
             "mean": xr.DataArray(
-                est.mean_.reshape(feature_shape), dims=feature_dims, coords=f_coords,
+                fit["mean"].reshape(feature_shape), dims=feature_dims, coords=f_coords,
                 attrs={"long_name": "per-feature mean removed before the projection"},
             ),
-            "explained_variance": ("component", est.explained_variance_,
+            "explained_variance": ("component", fit["explained_variance"],
                                    {"long_name": "variance of each component's scores"}),
-            "explained_variance_ratio": ("component", est.explained_variance_ratio_,
+            "explained_variance_ratio": ("component", fit["explained_variance_ratio"],
                                          {"long_name": "fraction of total variance explained",
                                           "units": "1"}),
-            "singular_values": ("component", est.singular_values_),
+            "singular_values": ("component", fit["singular_values"]),
         },
         coords={"component": comp},
         attrs={
             "sample_dims": " ".join(sample_dims),
             "feature_dims": " ".join(feature_dims),
             "n_samples": stk.n_samples,
-            "noise_variance": float(est.noise_variance_),
-            "estimator": "sklearn.decomposition.PCA",
+            "noise_variance": fit["noise_variance"],
+            "estimator": how,
             **{k: v for k, v in X.attrs.items() if k in ("model", "layer", "patch_size")},
         },
     )
+    scores = pca_transform(res, X).transpose(*sample_dims, "component")
+    res["scores"] = scores.assign_coords(coords_on(X, sample_dims)).assign_attrs(
+        long_name="principal component scores")
+    return res[["scores", *[v for v in res.data_vars if v != "scores"]]]
 
 
 def pca_transform(result: xr.Dataset, X_new: xr.DataArray) -> xr.DataArray:
