@@ -87,9 +87,9 @@ def test_blocks_are_walked_one_at_a_time_not_concatenated(monkeypatch):
     sizes = []
     real = chunked.Moments.of.__func__
 
-    def spy(cls, x, keep=None):
+    def spy(cls, x, keep=None, full=True):
         sizes.append(x.shape[0])
-        return real(cls, x, keep)
+        return real(cls, x, keep, full)
 
     monkeypatch.setattr(chunked.Moments, "of", classmethod(spy))
     pca(X, 2, sample_dims=SAMPLES)

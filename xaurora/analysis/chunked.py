@@ -134,18 +134,19 @@ class Moments:
     bad: int = 0  # non-finite values seen (the rows holding them are left out)
 
     @classmethod
-    def of(cls, x: np.ndarray, keep: np.ndarray | None = None) -> Moments:
+    def of(cls, x: np.ndarray, keep: np.ndarray | None = None, full: bool = True) -> Moments:
+        """The moments of the rows of ``x`` (``keep``: which count); ``full=False``: only the
+        diagonal of the cross-products (per-column sums of squares, F instead of F² numbers)."""
         finite = np.isfinite(x).all(axis=1)
         bad = int((~finite).sum())
         rows = finite if keep is None else finite & keep
         x = x[rows] if not rows.all() else x
-        n = x.shape[0]
+        n, F = x.shape
         if n == 0:
-            F = x.shape[1]
-            return cls(0.0, np.zeros(F), np.zeros((F, F)), bad)
+            return cls(0.0, np.zeros(F), np.zeros((F, F) if full else F), bad)
         mean = x.mean(axis=0)
         d = x - mean
-        return cls(float(n), mean, d.T @ d, bad)
+        return cls(float(n), mean, d.T @ d if full else np.einsum("ij,ij->j", d, d), bad)
 
     def __add__(self, other: Moments) -> Moments:
         if other.n == 0:
@@ -155,7 +156,8 @@ class Moments:
         n = self.n + other.n
         delta = other.mean - self.mean
         mean = self.mean + delta * (other.n / n)
-        m2 = self.m2 + other.m2 + np.outer(delta, delta) * (self.n * other.n / n)
+        cross = np.outer(delta, delta) if self.m2.ndim == 2 else delta * delta
+        m2 = self.m2 + other.m2 + cross * (self.n * other.n / n)
         return Moments(n, mean, m2, self.bad + other.bad)
 
     def covariance(self, ddof: int = 1) -> np.ndarray:
@@ -163,7 +165,8 @@ class Moments:
 
     def std(self) -> np.ndarray:
         """Population standard deviation of each column (``ddof=0``, as StandardScaler)."""
-        return np.sqrt(np.clip(np.diag(self.m2) / max(self.n, 1.0), 0.0, None))
+        ss = np.diag(self.m2) if self.m2.ndim == 2 else self.m2
+        return np.sqrt(np.clip(ss / max(self.n, 1.0), 0.0, None))
 
 
 def _add(a: Moments, b: Moments) -> Moments:
@@ -171,19 +174,21 @@ def _add(a: Moments, b: Moments) -> Moments:
 
 
 def moments(X: xr.DataArray, stk: Stacker, keep=None, extra: Sequence = (),
-            arr=None) -> Moments:
+            arr=None, full: bool = True) -> Moments:
     """The :class:`Moments` of ``X``'s rows (features as columns) in one pass.
 
     ``keep``: a per-sample boolean array (True: the row counts). ``extra``: per-sample arrays
     appended as columns after the features (e.g. a label: the cross-products then hold
-    ``Σ (x − μ)(y − ȳ)``). Rows with a non-finite value are counted in ``bad`` and left out.
+    ``Σ (x − μ)(y − ȳ)``). ``full=False``: only per-column sums of squares. Rows with a
+    non-finite value are counted in ``bad`` and left out.
     """
     n_extra = len(extra)
 
     def fn(x, *rest):
         cols = [x, *(r[:, None].astype(np.float64) for r in rest[:n_extra])]
-        full = np.concatenate(cols, axis=1) if n_extra else x
-        return Moments.of(full, None if keep is None else rest[n_extra].astype(bool))
+        cols_all = np.concatenate(cols, axis=1) if n_extra else x
+        return Moments.of(cols_all, None if keep is None else rest[n_extra].astype(bool),
+                          full=full)
 
     aligned = [*extra, *([] if keep is None else [keep])]
     return map_rows(X, stk, fn, _add, aligned, arr=arr)

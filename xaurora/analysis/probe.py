@@ -26,6 +26,8 @@ import numpy as np
 import xarray as xr
 
 from xaurora.analysis.bootstrap import LEVEL, bootstrap_intervals
+from xaurora.analysis.chunked import is_lazy, lazy_rows
+from xaurora.analysis.linear import LinearFit, fit_chunked
 from xaurora.analysis.metrics import METRIC_ATTRS, classification_metrics, regression_metrics
 from xaurora.analysis.samples import label_name, labels_on_grid, split_text, train_test_masks
 from xaurora.analysis.stacking import Stacker
@@ -83,35 +85,34 @@ def probe(
     y_fit = np.where(valid, y, 0).astype(np.int64) if task == "classification" else y
     is_train, is_test = train_test_masks(split, labels, y, y_fit, valid, task, test_size, seed, emb,
                                     grid, sample_dims, opts)
-    X = _feature_matrix(emb, sample_dims, feature_dims)
-    model = _fit(X, y_fit, is_train, task, opts)
-    est = model[-1]
-    linear = _linear_function(X, model[0], est)  # scaler folded in: no standardised copy of X
+    fit, linear, linear_test = _fitted(emb, sample_dims, feature_dims, y_fit, is_train, is_test,
+                                       task, opts)
     if task == "classification":
         from scipy.special import expit  # heavy
 
         score = expit(linear)  # classes_ == [0, 1]: as predict/predict_proba
         pred = (linear > 0).astype(np.float64)
-        scores = classification_metrics(y_fit[is_test], pred[is_test], score[is_test])
+        pred_test, score_test = (linear_test > 0).astype(np.float64), expit(linear_test)
+        scores = classification_metrics(y_fit[is_test], pred_test, score_test)
         error = np.where(valid, (pred != y_fit).astype(np.float64), np.nan)
     else:
-        score, pred = None, linear
-        scores = regression_metrics(y[is_test], pred[is_test])
+        score, pred, pred_test, score_test = None, linear, linear_test, None
+        scores = regression_metrics(y[is_test], pred_test)
         error = np.where(valid, pred - y, np.nan)
     fields = {"label": y, "probability": score, "prediction": pred, "error": error,
               "is_test": is_test, "is_train": is_train}
     ds = _on_grid(fields, grid, sample_dims, task)
     f_shape = [emb.sizes[d] for d in feature_dims]
     f_coords = {k: v for k, v in emb.coords.items() if v.dims and set(v.dims) <= set(feature_dims)}
-    ds["coef"] = xr.DataArray(np.ravel(est.coef_).reshape(f_shape), dims=feature_dims,
+    ds["coef"] = xr.DataArray(fit.coef.reshape(f_shape), dims=feature_dims,
                               coords=f_coords, attrs={"long_name": "probe weight per "
                                                       "standardised feature"})
-    ds["intercept"] = float(np.ravel(est.intercept_)[0])
+    ds["intercept"] = fit.intercept
     for name, value in scores.items():
         ds[name] = xr.DataArray(value, attrs=METRIC_ATTRS[name])
     if opts["n_boot"]:
-        _add_intervals(ds, task, y_fit[is_test], pred[is_test],
-                       None if score is None else score[is_test], int(opts["n_boot"]), seed)
+        _add_intervals(ds, task, y_fit[is_test], pred_test,
+                       score_test, int(opts["n_boot"]), seed)
     ds["n_train"] = int(is_train.sum())
     ds["n_test"] = int(is_test.sum())
     ds["n_times"] = int(grid.sizes.get("time", 1))
@@ -120,9 +121,9 @@ def probe(
         "split": split_text(split),
         "test_size": float(test_size),
         "seed": int(seed),
-        "estimator": f"StandardScaler + {est!r}",
+        "estimator": fit.estimator,
         "label_name": str(getattr(labels, "name", None) or "label"),
-        "n_iter": int(np.max(getattr(est, "n_iter_", None) or [0])),
+        "n_iter": fit.n_iter,
         **{k: v for k, v in emb.attrs.items() if k in ("model", "layer", "patch_size")},
     }
     return ds
@@ -216,21 +217,24 @@ def _probe_dims(emb: xr.DataArray) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return sample_dims, feature_dims
 
 
-def _feature_matrix(emb, sample_dims, feature_dims) -> np.ndarray:
+def _fitted(emb, sample_dims, feature_dims, y_fit, is_train, is_test, task: str, opts: dict):
+    """The fitted model, its decision function on every sample (flat; lazy on Dask input) and
+    on the test samples (in memory, for the metrics).
+
+    In memory: scikit-learn on the (samples × features) matrix. Dask-backed: the same
+    objectives fitted over the chunks (:mod:`xaurora.analysis.linear`); the decision function
+    stays lazy and only its test entries are computed.
+    """
     stk = Stacker(tuple(sample_dims), tuple(feature_dims), dict(emb.sizes),
                   str(emb.name or "embedding"))
-    return stk.matrix(emb, fix="embed complete input fields")
-
-
-def _linear_function(X: np.ndarray, scaler, est) -> np.ndarray:
-    """``est.decision_function(scaler.transform(X))`` without a standardised copy of ``X``.
-
-    One matrix-vector product in ``X``'s precision (as scikit-learn's own float32 path), the
-    centring term added in float64.
-    """
-    w = np.ravel(est.coef_) / scaler.scale_
-    b = float(np.ravel(est.intercept_)[0]) - float(scaler.mean_ @ w)
-    return (X @ w.astype(X.dtype)).astype(np.float64) + b
+    if is_lazy(emb):
+        fit = fit_chunked(emb, stk, y_fit, is_train, task, opts)
+        linear = lazy_rows(emb, stk, fit.linear).reshape(-1)
+        return fit, linear, np.asarray(linear[is_test].compute())
+    X = stk.matrix(emb, fix="embed complete input fields")
+    fit = LinearFit.from_sklearn(_fit(X, y_fit, is_train, task, opts))
+    linear = fit.linear(X)  # scaler folded in: no standardised copy of X
+    return fit, linear, linear[is_test]
 
 
 _VAR_ATTRS = {
