@@ -104,3 +104,34 @@ def test_bad_input_is_named():
         tsne(X.values)
     with pytest.raises(ValueError, match="NaN"):
         tsne(X.where(X > 0))
+
+
+def _two_regimes(n=900, n_feat=12, seed=0):
+    """Samples from two well-separated regimes (which one: the returned labels)."""
+    rng = np.random.default_rng(seed)
+    which = rng.random(n) < 0.5
+    centre = rng.normal(size=n_feat) * 4
+    X = rng.normal(size=(n, n_feat)) + np.where(which[:, None], centre, -centre)
+    return xr.DataArray(X, dims=("time", "channel"), coords={"time": np.arange(n)}), which
+
+
+@pytest.mark.parametrize("method", ["tsne", "umap"])
+def test_a_subsample_is_fitted_and_the_rest_placed_by_transform(method):
+    X, which = _two_regimes()
+    fn = tsne if method == "tsne" else umap
+    res = fn(X, max_samples=200, seed=3, pca_components=None)
+    assert res.attrs["n_fitted"] == 200 and res.embedding.shape == (900, 2)
+    emb = res.embedding.values
+    assert np.isfinite(emb).all()
+    # the placed samples (700 of 900) land with their own regime: far apart in the map
+    a, b = emb[which].mean(0), emb[~which].mean(0)
+    spread = max(emb[which].std(0).max(), emb[~which].std(0).max())
+    assert np.linalg.norm(a - b) > 2 * spread
+    assert _knn_accuracy(emb, which) > 0.95
+    again = fn(X.chunk(time=128), max_samples=200, seed=3, pca_components=None)
+    np.testing.assert_allclose(again.embedding.values, emb, rtol=1e-6, atol=1e-6)
+
+
+def test_all_samples_are_fitted_below_max_samples():
+    X, _ = _two_regimes(n=120)
+    assert tsne(X, pca_components=None).attrs["n_fitted"] == 120

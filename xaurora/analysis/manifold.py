@@ -35,28 +35,76 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from xaurora.analysis.chunked import is_lazy
 from xaurora.analysis.pca import coords_on, pca
 from xaurora.analysis.stacking import Stacker
 from xaurora.errors import XauroraError
 
-__all__ = ["latent_outliers", "tsne", "umap"]
+__all__ = ["MAX_SAMPLES", "latent_outliers", "tsne", "umap"]
 
 
-def _matrix(X: xr.DataArray, sample_dims, pca_components: int | None):
-    """(n_samples, n_features) values, optionally reduced to leading principal components."""
+#: Samples a t-SNE/UMAP map is fitted on by default; the others are placed with ``transform``.
+MAX_SAMPLES = 50_000
+#: Rows placed per ``transform`` call (memory: this many rows of the reduced features).
+TRANSFORM_ROWS = 65_536
+
+
+def _rows(X: xr.DataArray, sample_dims, pca_components: int | None):
+    """The samples as an (n, k) matrix — lazy on Dask input — optionally reduced to leading
+    principal components (the exact, out-of-core :func:`~xaurora.analysis.pca.pca`)."""
     if not isinstance(X, xr.DataArray):
         raise TypeError(f"X: expected an xr.DataArray (time × features), got {type(X).__name__}.")
     stk = Stacker.of(X, sample_dims)
     sdims, n = stk.sample_dims, stk.n_samples
-    data = stk.matrix(X).astype(np.float64)        # NaN/inf: an error that says the fix
     if n < 5:
         raise XauroraError(f"{X.name or 'array'}: {n} samples; a manifold view needs ≥ 5.")
-    if pca_components is not None and data.shape[1] > pca_components:
-        from sklearn.decomposition import PCA  # heavy
-
+    if pca_components is not None and stk.n_features > pca_components:
         k = min(int(pca_components), n)
-        data = PCA(n_components=k, random_state=0).fit_transform(data)
-    return data, sdims
+        scores = pca(X, k, sample_dims=sdims).scores
+        return scores.transpose(*sdims, "component").data.reshape(n, k), sdims
+    if is_lazy(X):
+        return X.transpose(*sdims, *stk.feature_dims).data.reshape(n, stk.n_features), sdims
+    return stk.matrix(X).astype(np.float64), sdims  # NaN/inf: an error that says the fix
+
+
+def _subsample(n: int, max_samples: int | None, seed: int) -> np.ndarray | None:
+    """Sorted indices of a seeded subsample of ``n`` samples, or None to fit on all of them."""
+    if max_samples is None or n <= int(max_samples):
+        return None
+    if int(max_samples) < 5:
+        raise XauroraError(f"max_samples: {max_samples} is too few to fit a map (≥ 5). "
+                           "Fix: raise it, e.g. max_samples=50_000.")
+    return np.sort(np.random.default_rng(seed).choice(n, int(max_samples), replace=False))
+
+
+def _fit_and_place(rows, idx: np.ndarray | None, fit, place) -> np.ndarray:
+    """``fit`` on the subsample ``idx`` of ``rows`` (all when None), ``place`` the others.
+
+    The others are transformed :data:`TRANSFORM_ROWS` rows at a time, whatever the chunks (so
+    the result does not depend on them): memory holds one block and the low-dimensional
+    result, however many samples there are.
+    """
+    def block_values(a):
+        a = np.asarray(a.compute() if is_lazy(a) else a, dtype=np.float64)
+        if not np.isfinite(a).all():
+            raise XauroraError("X: contains NaN or infinite values. Fix: drop or fill them "
+                               "first (e.g. .dropna('time') or .fillna(0)).")
+        return a
+
+    if idx is None:
+        return np.asarray(fit(block_values(rows)))
+    fitted = np.asarray(fit(block_values(rows[idx])))
+    out = np.empty((rows.shape[0], fitted.shape[1]))
+    out[idx] = fitted
+    rest = np.ones(rows.shape[0], bool)
+    rest[idx] = False
+    step = TRANSFORM_ROWS  # fixed, not the chunks: UMAP's transform depends on the batch
+    for start in range(0, rows.shape[0], step):
+        sl = slice(start, start + step)
+        todo = np.flatnonzero(rest[sl]) + start
+        if todo.size:
+            out[todo] = np.asarray(place(block_values(rows[sl])[todo - start]))
+    return out
 
 
 def _labelled(emb: np.ndarray, X: xr.DataArray, sdims, attrs: dict) -> xr.Dataset:
@@ -75,12 +123,18 @@ def _labelled(emb: np.ndarray, X: xr.DataArray, sdims, attrs: dict) -> xr.Datase
 
 
 def tsne(X: xr.DataArray, n_components: int = 2, perplexity: float = 30.0, seed: int = 0,
-         sample_dims: Sequence[str] = ("time",), pca_components: int | None = 50) -> xr.Dataset:
+         sample_dims: Sequence[str] = ("time",), pca_components: int | None = 50,
+         max_samples: int | None = MAX_SAMPLES) -> xr.Dataset:
     """t-SNE embedding (openTSNE) of the samples of ``X``.
 
     Returns a Dataset with ``embedding`` (sample dims, ``axis`` = 1 … n_components) and, when
     the samples are times, ``season`` and ``year`` coords. ``perplexity`` is lowered to
     (n − 1) / 3 for few samples. Deterministic for a given ``seed``.
+
+    With more than ``max_samples`` samples (e.g. every patch of many dates), the map is fitted
+    on a seeded random subsample of that size and every other sample is placed with the fitted
+    map's ``transform``, one chunk at a time (attr ``n_fitted``); Dask input is never held in
+    memory whole. ``max_samples=None`` fits on all samples.
 
     >>> import numpy as np, pandas as pd, xarray as xr
     >>> t = pd.date_range("2000-01-01", periods=60, freq="MS")
@@ -92,36 +146,48 @@ def tsne(X: xr.DataArray, n_components: int = 2, perplexity: float = 30.0, seed:
     """
     from openTSNE import TSNE  # optional
 
-    data, sdims = _matrix(X, sample_dims, pca_components)
-    perp = float(min(perplexity, (data.shape[0] - 1) / 3.0))
+    rows, sdims = _rows(X, sample_dims, pca_components)
+    idx = _subsample(rows.shape[0], max_samples, seed)
+    n_fit = rows.shape[0] if idx is None else idx.size
+    perp = float(min(perplexity, (n_fit - 1) / 3.0))
     est = TSNE(n_components=int(n_components), perplexity=perp, random_state=int(seed),
                n_jobs=1, verbose=False)
-    emb = np.asarray(est.fit(data))
+    fitted = {}
+
+    def fit(a):
+        fitted["map"] = est.fit(a)
+        return fitted["map"]
+
+    emb = _fit_and_place(rows, idx, fit, lambda a: fitted["map"].transform(a))
     return _labelled(emb, X, sdims, {"method": "t-SNE", "estimator": "openTSNE.TSNE",
-                                      "perplexity": perp, "seed": int(seed)})
+                                      "perplexity": perp, "seed": int(seed), "n_fitted": n_fit})
 
 
 def umap(X: xr.DataArray, n_components: int = 2, n_neighbors: int = 15, min_dist: float = 0.1,
          seed: int = 0, sample_dims: Sequence[str] = ("time",),
-         pca_components: int | None = 50) -> xr.Dataset:
+         pca_components: int | None = 50, max_samples: int | None = MAX_SAMPLES) -> xr.Dataset:
     """UMAP embedding (umap-learn) of the samples of ``X``; labelled as :func:`tsne`.
 
     Deterministic for a given ``seed`` (umap-learn then runs single-threaded). The first call
-    in a process compiles umap-learn's numba code (tens of seconds).
+    in a process compiles umap-learn's numba code (tens of seconds). ``max_samples``: as for
+    :func:`tsne`, the map is fitted on a seeded subsample and the rest placed with
+    ``transform``.
     """
 
-    data, sdims = _matrix(X, sample_dims, pca_components)
+    rows, sdims = _rows(X, sample_dims, pca_components)
+    idx = _subsample(rows.shape[0], max_samples, seed)
+    n_fit = rows.shape[0] if idx is None else idx.size
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)   # n_jobs with random_state
         from umap import UMAP  # optional
 
-        k = int(min(n_neighbors, data.shape[0] - 1))
+        k = int(min(n_neighbors, n_fit - 1))
         est = UMAP(n_components=int(n_components), n_neighbors=k, min_dist=float(min_dist),
                    random_state=int(seed), n_jobs=1)
-        emb = est.fit_transform(data)
+        emb = _fit_and_place(rows, idx, est.fit_transform, est.transform)
     return _labelled(np.asarray(emb), X, sdims, {
         "method": "UMAP", "estimator": "umap.UMAP", "n_neighbors": k,
-        "min_dist": float(min_dist), "seed": int(seed)})
+        "min_dist": float(min_dist), "seed": int(seed), "n_fitted": n_fit})
 
 
 def latent_outliers(X: xr.DataArray, n_components: int | None = None, variance: float = 0.9,
