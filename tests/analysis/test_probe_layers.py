@@ -64,3 +64,38 @@ def test_regression_task(setup):
     table = probe_layers(ds, model, t2m, layers=("inputs",), controls=False, task="regression")
     assert set(table.data_vars) >= {"r2", "rmse"} and "accuracy" not in table
     assert float(table.r2.squeeze()) > 0.9  # 2t itself is among the input features
+
+
+def test_lazy_input_embeds_each_layer_once_and_matches_in_memory(setup, tmp_path, monkeypatch):
+    # years of data: each (layer, weights) is embedded once into a scratch store and probed
+    # out of core from it; the logistic probe's many passes never run the model again
+    import xaurora.results.embedding as embedding_module
+
+    ds, model, land = setup
+    calls = []
+    real = embedding_module.time_blocks
+
+    def counting(cds, times, back, block, shape):
+        def counted(sub, block_times):
+            calls.append(len(block_times))
+            return block(sub, block_times)
+
+        return real(cds, times, back, counted, shape)
+
+    monkeypatch.setattr(embedding_module, "time_blocks", counting)
+    kw = {"layers": ("inputs", "encoder"), "split": ("lon", 120, 210), "n_boot": 0}
+    lazy = probe_layers(ds.chunk(time=2), model, land, scratch=str(tmp_path), **kw)
+    n_times = 3  # 4 steps, each analysis time needs the one before
+    # inputs once (its random column is a copy), encoder once per weights: every time once each
+    assert sum(calls) == 3 * n_times
+    assert list(tmp_path.iterdir()) == []  # the scratch stores are gone
+    eager = probe_layers(ds, model, land, **kw)
+    for name in ("accuracy", "balanced_accuracy", "roc_auc"):
+        np.testing.assert_allclose(lazy[name].values, eager[name].values, atol=2e-3,
+                                   err_msg=name)
+    # the control task (random labels, 128 features for 288 training patches) has a flat
+    # optimum: two L-BFGS runs stopping within tol may classify one test patch differently
+    one_patch = 1.0 / float(eager.n_test.max())
+    for name in ("control_accuracy", "selectivity"):
+        np.testing.assert_allclose(lazy[name].values, eager[name].values,
+                                   atol=one_patch + 1e-9, err_msg=name)

@@ -25,18 +25,22 @@ test patches for every metric (``<metric>_low``/``<metric>_high``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import xarray as xr
 
+from xaurora.analysis.chunked import is_lazy
 from xaurora.analysis.controls import control_metrics, control_probe, paired_intervals
 from xaurora.analysis.metrics import CLASSIFICATION_METRICS, METRIC_ATTRS, REGRESSION_METRICS
 from xaurora.analysis.probe import probe
 from xaurora.errors import XauroraError
 from xaurora.results.embedding import embed
 
-__all__ = ["probe_layers", "select_level"]
+__all__ = ["embedded_once", "probe_layers", "select_level"]
 
 _EMBED_KW = ("static", "batch_size", "device", "time", "check_values")
 
@@ -57,6 +61,7 @@ def probe_layers(
     ``class_weight`` …), except ``level`` (see the
     module docstring), ``static``/``batch_size``/``device``/``time``/``check_values`` (for
     embedding) and
+    ``scratch`` (a directory for the temporary stores of lazy embeddings, see below) and
     ``control_seed`` (seed of the random-weights model; default ``model.seed + 1`` so that it
     differs from a random-weights ``model`` such as ``tiny``), ``control_task`` (default True:
     add the control task and selectivity) and ``n_boot`` (bootstrap resamples, default 1000;
@@ -69,9 +74,15 @@ def probe_layers(
     column really were (``tiny``'s "trained" column is itself random).
     ``inputs`` does not depend on the weights: both columns hold the same values. Every probe
     uses the same split (same labels, same seed).
+
+    Dask-backed ``ds`` (years of data): each layer is embedded once into a temporary zarr store
+    (in ``scratch``; default Dask's ``temporary-directory`` or the system's), probed out of core
+    from there — the logistic probe reads its data once per L-BFGS step, which must not run the
+    model again each time — and the store is removed afterwards.
     """
 
     level = probe_kw.pop("level", None)
+    scratch = probe_kw.pop("scratch", None)
     control_seed = probe_kw.pop("control_seed", None)
     control_task = bool(probe_kw.pop("control_task", True))
     n_boot = int(probe_kw.pop("n_boot", 1000))
@@ -92,7 +103,9 @@ def probe_layers(
                 results[layer, name] = results[layer, "trained"]
                 continue
             emb = select_level(embed(ds, m, layer=layer, **embed_kw), level, layer)
-            results[layer, name], cell_notes = _row(emb, labels, control_task, n_boot, probe_kw)
+            with embedded_once(emb, scratch) as emb_once:
+                results[layer, name], cell_notes = _row(emb_once, labels, control_task, n_boot,
+                                                        probe_kw)
             for k, note in cell_notes.items():  # per table cell: the bounds' attrs say why
                 notes.setdefault(k, []).append(f"{layer}/{name}: {note}")
     out = _table(results, layers, [n for n, _ in variants], notes)
@@ -112,6 +125,25 @@ def probe_layers(
         "n_boot": n_boot,
     }
     return out
+
+
+@contextlib.contextmanager
+def embedded_once(emb: xr.DataArray, scratch: str | None = None) -> Iterator[xr.DataArray]:
+    """``emb`` itself when in memory; a lazy ``emb`` computed once into a temporary zarr store
+    and read back lazily from it, the store removed when the block ends."""
+    if not is_lazy(emb):
+        yield emb
+        return
+    import dask  # heavy
+
+    where = scratch or dask.config.get("temporary-directory", None) or tempfile.gettempdir()
+    path = tempfile.mkdtemp(prefix="xaurora-embedding-", dir=where)
+    try:
+        name = emb.name or "embedding"
+        emb.rename(name).to_dataset().to_zarr(path, mode="w", consolidated=False)
+        yield xr.open_zarr(path, chunks={}, consolidated=False)[name].assign_attrs(emb.attrs)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _row(emb, labels, control_task: bool, n_boot: int, probe_kw: dict):
