@@ -25,7 +25,7 @@ import xarray as xr
 
 
 def time_blocks(cds: xr.Dataset, times: np.ndarray, back: Sequence[np.timedelta64],
-                compute: Callable, shape: Callable[[int], tuple]):
+                compute: Callable, shape: Callable[[int], tuple], dtype=np.float32):
     """A Dask array, time first, of ``compute(sub, block_times)`` per input time chunk.
 
     Args:
@@ -34,6 +34,7 @@ def time_blocks(cds: xr.Dataset, times: np.ndarray, back: Sequence[np.timedelta6
         back: the offsets of the history steps a time needs besides itself (e.g. ``[Δ]``).
         compute: ``compute(sub, block_times) -> ndarray`` with ``sub`` the steps the block needs.
         shape: ``shape(n)``, the shape of ``compute``'s result for ``n`` times.
+        dtype: the dtype of ``compute``'s result.
 
     The input's time chunks are :func:`time_chunk_bounds`'s; the result's are made uniform
     (see :func:`uniform_time_chunks`).
@@ -50,7 +51,7 @@ def time_blocks(cds: xr.Dataset, times: np.ndarray, back: Sequence[np.timedelta6
             continue
         need = np.unique(np.concatenate([block_t, *(block_t - b for b in back)]))
         task = dask.delayed(compute, pure=True)(cds.sel(time=need), block_t)
-        blocks.append(dsa.from_delayed(task, shape=shape(block_t.size), dtype=np.float32))
+        blocks.append(dsa.from_delayed(task, shape=shape(block_t.size), dtype=dtype))
     return uniform_time_chunks(dsa.concatenate(blocks, axis=0))
 
 

@@ -19,6 +19,7 @@ from xaurora.grids.patches import patch_centres
 from xaurora.models import forward
 from xaurora.run.hooks import capture, rollout_pass
 from xaurora.run.layout import Layout, input_features, tokens_layout
+from xaurora.run.pooling import pool_tokens
 from xaurora.run.prefetch import batches, touch_pages
 from xaurora.run.sizing import auto_batch_size, inputs_alive, model_device, prefetch_for
 from xaurora.run.source import BatchSource
@@ -103,16 +104,35 @@ def iter_embeddings(cds, times, model, layer: str, batch_size: int | str = 1,
             yield sl, per_step[0] if steps == 1 else np.stack(per_step, axis=1), layout
 
 
+def on_device(values, dtype: str = "float32", pool=None):
+    """A batch's values made what leaves the device: converted to ``dtype`` and, with ``pool``
+    (``(weights, stats)``), pooled to (..., channel, region, stat) in float64 where they are
+    (:func:`xaurora.run.pooling.pool_tokens`)."""
+    if dtype != "float32" and isinstance(values, np.ndarray):
+        values = values.astype(dtype)
+    elif dtype != "float32":
+        import torch  # heavy
+
+        values = values.to(getattr(torch, dtype))
+    if pool is not None:
+        values = pool_tokens(values, *pool)
+    return values
+
+
 def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
                  autocast: bool = False, progress: bool = False, check_values: bool = False,
                  prefetch: int | None = None, edit=None,
-                 steps: int = 1) -> tuple[np.ndarray, Layout]:
+                 steps: int = 1, dtype: str = "float32",
+                 pool=None) -> tuple[np.ndarray, Layout]:
     """Compute the layer for ``times`` eagerly: array (time, level, lat, lon, channel), layout.
 
     With ``steps > 1`` the array is (time, lead_time, level, lat, lon, channel).
 
     ``check_values`` checks every value read exactly once (NaN, units): in-memory data before
-    anything runs, lazy data as it is read.
+    anything runs, lazy data as it is read. ``dtype`` (``"float32"`` or ``"float16"``): the
+    values' dtype, converted on the model's device. ``pool``: ``(weights, stats)`` — each
+    batch is pooled on the device (:func:`on_device`) and the array is
+    (time, [lead_time,] level, channel, region, stat), float64.
     """
     import torch  # heavy
 
@@ -131,8 +151,10 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
                                             check_values, prefetch, edit=edit,
                                             steps=steps, host=False, on_read=on_read)) as it:
         for sl, values, lay in it:
+            values = on_device(values, dtype, pool)
             if out is None:  # filled in place: no list of parts and no concatenation
-                out = np.empty((len(times), *values.shape[1:]), dtype=np.float32)
+                kind = np.float64 if pool is not None else np.dtype(dtype)
+                out = np.empty((len(times), *values.shape[1:]), dtype=kind)
             if isinstance(values, np.ndarray):
                 out[sl] = values
             elif values.device.type == "cpu":
