@@ -96,6 +96,24 @@ def test_blocks_are_walked_one_at_a_time_not_concatenated(monkeypatch):
     assert sizes and max(sizes) == 4 * 12 and sum(sizes) == 6 * 8 * 12
 
 
+def test_a_large_block_is_converted_to_float64_a_slice_at_a_time(monkeypatch):
+    monkeypatch.setattr(chunked, "ROWS_PER_STEP", 10)
+    X = _tokens().chunk(time=2)
+    sizes = []
+    real = chunked.Moments.of.__func__
+
+    def spy(cls, x, keep=None, full=True):
+        sizes.append(x.shape[0])
+        return real(cls, x, keep, full)
+
+    monkeypatch.setattr(chunked.Moments, "of", classmethod(spy))
+    res = pca(X, 3, sample_dims=SAMPLES)
+    assert max(sizes) == 10 and sum(sizes) == 6 * 8 * 12
+    ref = pca(X.compute(), 3, sample_dims=SAMPLES)
+    np.testing.assert_allclose(res.explained_variance_ratio, ref.explained_variance_ratio,
+                               rtol=1e-10)
+
+
 def test_nan_in_a_chunk_is_named_with_the_fix():
     X = _tokens().copy()
     X[2, 3, 4, 5] = np.nan

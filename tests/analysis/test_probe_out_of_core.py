@@ -92,9 +92,9 @@ def test_the_chunks_are_never_stacked_whole(monkeypatch):
     rows = []
     real = chunked._run
 
-    def spy(fn, F, block, *others):
+    def spy(fn, F, block, *others, combine=None):
         rows.append(int(np.prod(block.shape[:-1])))
-        return real(fn, F, block, *others)
+        return real(fn, F, block, *others, combine=combine)
 
     monkeypatch.setattr(chunked, "_run", spy)
     probe(emb, _labels(emb.compute(), "classification"), n_boot=0)

@@ -28,6 +28,7 @@ from xaurora.errors import XauroraError
 from xaurora.models.registry import ModelInfo, get_info
 
 _CACHE: dict[tuple, Any] = {}
+_BUILDS: dict[tuple, int] = {}  # per process: a cluster test counts loads per worker
 _LOCK = threading.Lock()
 
 
@@ -173,7 +174,17 @@ def cached_module(spec: ModelSpec):
     with _LOCK:
         if key not in _CACHE:
             _CACHE[key] = build_module(spec)
+            _BUILDS[key] = _BUILDS.get(key, 0) + 1
         return _CACHE[key]
+
+
+def builds() -> dict[str, int]:
+    """How many times this process built each model's module (``"name seed …"`` → count).
+
+    On a Dask cluster, ``client.run(builds)`` says whether each worker loaded a model once.
+    """
+    with _LOCK:
+        return {" ".join(map(str, k)): n for k, n in _BUILDS.items()}
 
 
 def clear_cache() -> None:
