@@ -37,6 +37,21 @@ def test_embed_command_equals_embed(src, expected, tmp_path):
     np.testing.assert_array_equal(got.time.values, expected.time.values)
 
 
+def test_embed_command_stores_float16_tokens_and_keeps_them_apart(src, expected, tmp_path):
+    out = tmp_path / "h.zarr"
+    assert cli.main(["embed", str(src), str(out), "--model", "tiny", "--dtype", "float16",
+                     "--no-progress"]) == 0
+    got = xr.open_zarr(out)["embedding"]
+    assert got.dtype == np.float16 and got.attrs["tokens_dtype"] == "float16"
+    np.testing.assert_allclose(got.values.astype(np.float32), expected.values.astype(np.float16),
+                               rtol=2e-3, atol=2e-3)
+    # the same store is not resumed as float32: another run, laid out afresh
+    cli.embed_to_zarr(str(src), str(out), progress=False)
+    again = xr.open_zarr(out)["embedding"]
+    assert again.dtype == np.float32
+    np.testing.assert_allclose(again.values, expected.values, rtol=1e-4, atol=1e-5)
+
+
 def test_embed_command_streams_rollout_latents(src, tiny, tmp_path):
     out = tmp_path / "r.zarr"
     # one time per pass, as embed below: the same arithmetic, so values agree to round-off

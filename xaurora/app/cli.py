@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-check-values", action="store_true",
                    help="skip the unit/NaN checks (deliberately unusual inputs)")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e.add_argument("--dtype", choices=("float32", "float16"), default="float32",
+                   help="dtype of the stored tokens (float16: half the bytes, converted on the "
+                        "model's device)")
     e.add_argument("--steps", type=int, default=1,
                    help="rollout steps: write the layer during each step, with a lead_time dim "
                         "(1: no lead_time)")
@@ -181,7 +184,8 @@ def _embed(args) -> int:
                             args.start, args.end, args.batch_size, args.device, args.static,
                             args.seed, progress=not args.no_progress,
                             random_weights=args.random_weights,
-                            check_values=not args.no_check_values, steps=args.steps)
+                            check_values=not args.no_check_values, steps=args.steps,
+                            dtype=args.dtype)
     except KeyboardInterrupt:
         where = _written(args.output)
         print(file=sys.stderr)

@@ -23,11 +23,11 @@ from xaurora.io.canonical import canonicalize
 from xaurora.io.checks import check_values_of, warn_grid
 from xaurora.io.store import RegionWriter, open_any, prepare_run
 from xaurora.models import load_model
-from xaurora.results.embedding import to_dataarray
+from xaurora.results.embedding import checked_dtype, to_dataarray
 from xaurora.results.encoded import encode_values, latent_array, zeros_input
 from xaurora.results.encoded import to_dataarray as encoded_dataarray
 from xaurora.run.times import select_times
-from xaurora.run.tokens import iter_embeddings, layer_layout
+from xaurora.run.tokens import iter_embeddings, layer_layout, on_device
 
 __all__ = ["embed_to_zarr", "encoder_to_zarr"]
 
@@ -85,11 +85,13 @@ def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: st
                   batch_size: int | str = "auto", device: str | None = None,
                   static: str | None = None, seed: int = 0, progress: bool = True,
                   random_weights: bool = False, check_values: bool = True,
-                  steps: int = 1) -> str:
+                  steps: int = 1, dtype: str = "float32") -> str:
     """Stream embeddings of ``src`` into ``store``, resuming an interrupted run.
 
     ``steps > 1`` writes the layer during each rollout step (a ``lead_time`` dim).
+    ``dtype="float16"`` stores half-precision tokens, converted on the model's device.
     """
+    dtype = checked_dtype(dtype)
     import dask.array as dsa  # heavy: only when a run starts
 
     model = load_model(model_name, checkpoint=checkpoint, device=device, seed=seed,
@@ -100,10 +102,13 @@ def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: st
     layout = layer_layout(cds, model, layer)
     shape = (times.size, *((steps,) if steps > 1 else ()), len(layout.levels), layout.lat.size,
              layout.lon.size, layout.n_channel)
-    template = to_dataarray(dsa.zeros(shape, chunks=(1, *shape[1:]), dtype=np.float32), layout,
-                            times, model, layer, cds, steps)
+    template = to_dataarray(dsa.zeros(shape, chunks=(1, *shape[1:]), dtype=np.dtype(dtype)),
+                            layout, times, model, layer, cds, steps)
     key = {"model": model.name, "model_weights": template.attrs["model_weights"], "layer": layer,
-           "source": os.path.abspath(src), "rollout_steps": int(steps)}
+           "source": os.path.abspath(src), "rollout_steps": int(steps),
+           "tokens_dtype": dtype}  # a float16 store is not resumed as float32, nor the other way
+    if dtype != "float32":
+        template.attrs["tokens_dtype"] = dtype
     done = prepare_run(store, template, key)
     todo = np.flatnonzero(~done)
     bar = None
@@ -119,10 +124,12 @@ def embed_to_zarr(src: str, store: str, model_name: str = "tiny", checkpoint: st
     # closing the loop stops that thread, also on Ctrl-C or an error while writing
     # and write batch k while the model runs on batch k + 1 (xaurora.io.store)
     it = iter_embeddings(cds, times[todo], model, layer, batch_size, check_values=check_values,
-                         steps=steps)
+                         steps=steps, host=dtype == "float32")
     with contextlib.closing(it), RegionWriter(store) as writer:
         for sl, values, _ in it:
-            writer.put(todo[sl], values)
+            values = on_device(values, dtype)  # float16 before the tokens leave the device
+            writer.put(todo[sl], values if isinstance(values, np.ndarray) else
+                       values.cpu().numpy())
             if bar is not None:
                 bar.update(len(todo[sl]))
     if bar is not None:
