@@ -23,6 +23,7 @@ from xaurora.run.pooling import pool_tokens
 from xaurora.run.prefetch import batches, touch_pages
 from xaurora.run.sizing import auto_batch_size, inputs_alive, model_device, prefetch_for
 from xaurora.run.source import BatchSource
+from xaurora.run.transfer import HostWriter
 
 
 def layer_passes(module, batch, layer: str, autocast: bool = False, edit=None,
@@ -134,10 +135,9 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
     batch is pooled on the device (:func:`on_device`) and the array is
     (time, [lead_time,] level, channel, region, stat), float64.
     """
-    import torch  # heavy
-
     out, layout = None, None
     bar = None
+    writer = HostWriter(model_device(model.module))
 
     def on_read(sl: slice) -> None:  # in the reading thread: fault in the batch's part of out
         if out is not None:  # (allocated at the first result: the batches read before fault
@@ -154,18 +154,14 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
             values = on_device(values, dtype, pool)
             if out is None:  # filled in place: no list of parts and no concatenation
                 kind = np.float64 if pool is not None else np.dtype(dtype)
-                out = np.empty((len(times), *values.shape[1:]), dtype=kind)
-            if isinstance(values, np.ndarray):
-                out[sl] = values
-            elif values.device.type == "cpu":
-                # a NumPy copy: torch's copy_ would wake its OpenMP workers, asleep while the
-                # model waits (the first parallel op after a pause took ~5 ms on a 2-core VM)
-                out[sl] = values.numpy()
-            else:  # the model's tensor, copied once: straight into the result (GPU → host)
-                torch.from_numpy(out[sl]).copy_(values)
+                out = writer.allocate((len(times), *values.shape[1:]), kind)
+            # the model's tensor, copied once, straight into the result (on a GPU: into
+            # page-locked memory on a copy stream while the next batch runs)
+            writer.put(out[sl], values)
             layout = lay
             if bar is not None:
                 bar.update(values.shape[0])
+    writer.finish()
     if bar is not None:
         bar.close()
     return out, layout
