@@ -125,6 +125,8 @@ def main() -> None:
         s, mem = timed(alone, a.device, a.repeats)
         print(f"encoder alone {name}: {a.batch_size / s:8.2f} samples/s  peak {mem:6.1f} GiB  "
               f"(input prepared on the device, output left there)")
+        if bf16:
+            s_alone = s / a.batch_size  # seconds per sample, bf16: the pace to keep
     out_bytes = run_encoder(model.module, inp).numel() * 4
     print(f"encoder output per batch: {out_bytes / 2**20:.0f} MiB (float32), copied to the host "
           f"by embed")
@@ -138,6 +140,15 @@ def main() -> None:
                    a.device, a.repeats)
     print(f"embed / bare encoder loop ({n_over} samples, batch {a.batch_size}): "
           f"{s_x / s_b:.3f} ({s_x:.2f} s vs {s_b:.2f} s)")
+    # issue 22: embed at the encoder's pace (bf16), full tokens, float16 tokens, pooled
+    ods = xa.testing.synthetic_dataset(n_lat=n_lat, n_lon=n_lon, n_times=n_over + 1,
+                                       levels=ERA5_LEVELS)
+    for label, kw in (("full tokens in host memory", {}), ("float16 tokens", {"dtype": "float16"}),
+                      ("pool=True (mean, std, rms on the device)", {"pool": True})):
+        s_e, _ = timed(lambda kw=kw: xa.embed(ods, model, batch_size=a.batch_size, autocast=True,
+                                               **kw), a.device, a.repeats)
+        print(f"embed {label}, bf16: {n_over / s_e:6.2f} samples/s = "
+              f"{s_alone * n_over / s_e:.3f} x the encoder alone")
     emb = xa.embed(ds, model, batch_size=a.batch_size, autocast=True)
     print(f"autocast_rel_diff (bf16 vs fp32, first sample): {emb.attrs['autocast_rel_diff']:.2e}")
     batch = make_batch(cds, times, model.module)
