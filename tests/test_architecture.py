@@ -24,7 +24,8 @@ ROOT = PACKAGE.parent
 # that ``import xaurora`` stays quick and torch-free.
 HEAVY = ("torch", "aurora", "dask", "zarr", "sklearn", "scipy", "cartopy", "healpy", "openTSNE",
          "umap", "tqdm", "matplotlib", "distributed", "huggingface_hub", "xdggs", "regionmask",
-         "netCDF4", "h5netcdf", "captum", "timm", "PIL", "IPython", "cloudpickle")
+         "netCDF4", "h5netcdf", "captum", "timm", "PIL", "IPython", "cloudpickle",
+         "threadpoolctl")  # threadpoolctl: scikit-learn's, used only when chunks are walked
 
 
 def _lint_imports(root: pathlib.Path) -> subprocess.CompletedProcess:

@@ -75,12 +75,12 @@ def test_lazy_input_embeds_each_layer_once_and_matches_in_memory(setup, tmp_path
     calls = []
     real = embedding_module.time_blocks
 
-    def counting(cds, times, back, block, shape):
+    def counting(cds, times, back, block, shape, **kw):
         def counted(sub, block_times):
             calls.append(len(block_times))
             return block(sub, block_times)
 
-        return real(cds, times, back, counted, shape)
+        return real(cds, times, back, counted, shape, **kw)
 
     monkeypatch.setattr(embedding_module, "time_blocks", counting)
     kw = {"layers": ("inputs", "encoder"), "split": ("lon", 120, 210), "n_boot": 0}
