@@ -10,6 +10,7 @@ call them. scikit-learn and regionmask are imported only when a function runs.
 ('time', 'component')
 """
 
+from xaurora.analysis.cka import cka, cka_matrix
 from xaurora.analysis.layers import probe_layers, select_level
 from xaurora.analysis.manifold import latent_outliers, tsne, umap
 from xaurora.analysis.metrics import classification_metrics, regression_metrics
@@ -19,9 +20,12 @@ from xaurora.analysis.probe import probe
 from xaurora.analysis.reconstruction import reconstruction, reconstruction_sweep
 from xaurora.analysis.regimes import annual_harmonics, seasonality, separability
 from xaurora.analysis.samples import labels_on_patches
+from xaurora.analysis.spectrum import spectrum
 
 __all__ = [
     "annual_harmonics",
+    "cka",
+    "cka_matrix",
     "classification_metrics",
     "labels_on_patches",
     "latent_outliers",
@@ -38,6 +42,7 @@ __all__ = [
     "seasonality",
     "select_level",
     "separability",
+    "spectrum",
     "tsne",
     "umap",
 ]

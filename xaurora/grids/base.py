@@ -281,6 +281,14 @@ class LatentGrid(ABC):
         """``da`` on a lat–lon grid that ``xa.plot.map`` draws (cells: nearest cell)."""
         return da
 
+    def spectrum(self, da: xr.DataArray) -> xr.DataArray:
+        """Power of ``da`` (…, grid dims, ``channel``) per spatial scale (see grids.spectra)."""
+        raise XauroraError(
+            f"{da.name or 'array'}: a power spectrum is defined on lat–lon patches (zonal "
+            f"wavenumbers) and full-sphere HEALPix cells (degrees ℓ), not on {self.kind}. "
+            "Fix: embed onto one of those grids, or regrid the latents first."
+        )
+
 
 class CellGrid(LatentGrid):
     """Shared code of the ``cells`` kinds (HEALPix, Points)."""

@@ -16,6 +16,7 @@ import xarray as xr
 
 from xaurora.errors import XauroraError
 from xaurora.grids.base import CellGrid
+from xaurora.grids.spectra import healpix_power
 
 INDEXING = ("nested", "ring")
 
@@ -120,6 +121,28 @@ class HEALPix(CellGrid):
     def area_weights(self, da: xr.DataArray) -> xr.DataArray:
         n = da.sizes["cells"]
         return xr.DataArray(np.full(n, 1.0 / n), dims="cells")
+
+    def spectrum(self, da: xr.DataArray) -> xr.DataArray:
+        """Power per spherical-harmonic degree ℓ (0 … 3·nside − 1), healpy's ``anafast``."""
+        ids = da["cell_ids"].values if "cell_ids" in da.coords else self.cell_ids
+        if da.sizes["cells"] != self.n_cells or np.unique(ids).size != self.n_cells:
+            raise XauroraError(
+                f"{da.name or 'array'}: holds {da.sizes['cells']} of the {self.n_cells} cells of "
+                f"HEALPix level {self.level}; a spectrum per degree needs the whole sphere. "
+                "Fix: embed the full sphere (no cell selection) before .aurora.spectrum()."
+            )
+        anom = da - da.mean("cells")
+        core = ["cells", "channel"]
+        if anom.chunks is not None:
+            anom = anom.chunk({d: -1 for d in core})
+        lmax = 3 * self.nside - 1
+        out = xr.apply_ufunc(
+            healpix_power, anom, kwargs={"ids": np.asarray(ids, np.int64), "nside": self.nside,
+                                         "nested": self.indexing == "nested", "lmax": lmax},
+            input_core_dims=[core], output_core_dims=[["ell"]], dask="parallelized",
+            output_dtypes=[np.float64], dask_gufunc_kwargs={"output_sizes": {"ell": lmax + 1}})
+        return out.assign_coords(ell=("ell", np.arange(lmax + 1), {
+            "long_name": "spherical-harmonic degree"}))
 
     def parents(self, labels: xr.DataArray, name: str) -> np.ndarray:
         """Ids at this level of the cells holding ``labels``' (finer) HEALPix cells."""

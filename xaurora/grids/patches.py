@@ -26,6 +26,7 @@ import xarray as xr
 
 from xaurora.errors import XauroraError
 from xaurora.grids.base import LatentGrid, align_time, checked_labels
+from xaurora.grids.spectra import zonal_power
 from xaurora.io.names import LAT_ATTRS, LON_ATTRS
 from xaurora.io.orientation import canonical_grid
 
@@ -150,6 +151,21 @@ class Patches(LatentGrid):
 
     def labels(self, labels, da, patch_size=None, what="labels") -> xr.DataArray:
         return patch_labels(labels, da, patch_size or self.patch_size, what)
+
+    def spectrum(self, da: xr.DataArray) -> xr.DataArray:
+        """Power per zonal wavenumber (0 … n_lon // 2, cycles per latitude circle)."""
+        w = self.area_weights(da)
+        anom = da - (da * w).sum(("lat", "lon"))
+        core = ["lat", "lon", "channel"]
+        if anom.chunks is not None:
+            anom = anom.chunk({d: -1 for d in core})
+        n_k = da.sizes["lon"] // 2 + 1
+        out = xr.apply_ufunc(
+            zonal_power, anom, kwargs={"row_weights": w.sum("lon").values},
+            input_core_dims=[core], output_core_dims=[["wavenumber"]], dask="parallelized",
+            output_dtypes=[np.float64], dask_gufunc_kwargs={"output_sizes": {"wavenumber": n_k}})
+        return out.assign_coords(wavenumber=("wavenumber", np.arange(n_k), {
+            "long_name": "zonal wavenumber", "units": "cycles per latitude circle"}))
 
 
 def patch_labels(labels: xr.DataArray, emb: xr.DataArray, patch_size: int | None = None,
