@@ -41,6 +41,7 @@ DATAARRAY_METHODS = {
     "pool": "xaurora.analysis.pool",
     "pca": "xaurora.analysis.pca",
     "probe": "xaurora.analysis.probe",
+    "sae": "xaurora.analysis.sae",
     "spectrum": "xaurora.analysis.spectrum",
     "to_patches": "xaurora.grids.patches",
 }

@@ -19,6 +19,7 @@ from xaurora.analysis.pool import pool, region_weights
 from xaurora.analysis.probe import probe
 from xaurora.analysis.reconstruction import reconstruction, reconstruction_sweep
 from xaurora.analysis.regimes import annual_harmonics, seasonality, separability
+from xaurora.analysis.sae import sae, sae_reconstruct, sae_transform
 from xaurora.analysis.samples import labels_on_patches
 from xaurora.analysis.spectrum import spectrum
 
@@ -40,6 +41,9 @@ __all__ = [
     "regression_metrics",
     "region_weights",
     "seasonality",
+    "sae",
+    "sae_reconstruct",
+    "sae_transform",
     "select_level",
     "separability",
     "spectrum",
