@@ -11,6 +11,7 @@ call them. scikit-learn and regionmask are imported only when a function runs.
 """
 
 from xaurora.analysis.cka import cka, cka_matrix
+from xaurora.analysis.features import match_features, top_activations
 from xaurora.analysis.layers import probe_layers, select_level
 from xaurora.analysis.manifold import latent_outliers, tsne, umap
 from xaurora.analysis.metrics import classification_metrics, regression_metrics
@@ -30,6 +31,7 @@ __all__ = [
     "classification_metrics",
     "labels_on_patches",
     "latent_outliers",
+    "match_features",
     "pca",
     "pca_estimator",
     "pca_transform",
@@ -47,6 +49,7 @@ __all__ = [
     "select_level",
     "separability",
     "spectrum",
+    "top_activations",
     "tsne",
     "umap",
 ]

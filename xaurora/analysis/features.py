@@ -1,0 +1,152 @@
+"""Reading an SAE's features: where each fires hardest, and which match a label.
+
+* :func:`top_activations` — each feature's n strongest samples and their coordinates, in one
+  pass over the chunks (partial top-n lists merged), so a year of activations is never held;
+* :func:`match_features` — the ROC AUC of every feature's activation for a label (reduced to
+  the latent grid as ``probe`` reduces it), with the same scores for a control SAE (e.g. one
+  trained on the random-weights model's tokens): a feature that also matches in a random
+  network reads the input, not what the model learned.
+
+>>> import numpy as np, xarray as xr
+>>> acts = xr.DataArray(np.array([[0.0, 2.0], [5.0, 0.0], [1.0, 3.0]], np.float32),
+...                     dims=("time", "feature"), coords={"time": [10, 20, 30]})
+>>> top = top_activations(acts, n=2)
+>>> top.activation.sel(feature=0).values.tolist(), top.time.sel(feature=0).values.tolist()
+([5.0, 1.0], [20.0, 30.0])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from xaurora.analysis.chunked import map_rows
+from xaurora.analysis.samples import labels_on_grid
+from xaurora.analysis.stacking import Stacker
+from xaurora.errors import XauroraError
+
+__all__ = ["match_features", "top_activations"]
+
+
+def _checked(acts: xr.DataArray, what: str = "acts") -> Stacker:
+    if not isinstance(acts, xr.DataArray) or "feature" not in acts.dims:
+        raise XauroraError(f"{what}: expected the activations of sae_transform (an "
+                           "xr.DataArray with a 'feature' dim). Fix: pass "
+                           "xa.analysis.sae_transform(sae, X).")
+    return Stacker.of(acts, tuple(d for d in acts.dims if d != "feature"), what=what)
+
+
+def top_activations(acts: xr.DataArray, n: int = 16) -> xr.Dataset:
+    """Each feature's ``n`` strongest samples: ``activation`` over (``feature``, ``rank``) and,
+    named after the sample dims (``time``, ``lat``, ``lon``, …), their coordinates.
+
+    Rank 1 is the strongest. Where a feature is active on fewer than ``n`` samples the
+    remaining ranks hold activation 0 and missing coordinates (NaN, NaT). One pass over the
+    chunks of Dask input.
+    """
+    import dask.array as dsa  # heavy
+
+    stk = _checked(acts)
+    n = int(n)
+    if n < 1:
+        raise XauroraError(f"n: {n} must be ≥ 1. Fix: e.g. n=16.")
+    shape = tuple(stk.sizes[d] for d in stk.sample_dims)
+    index = dsa.arange(stk.n_samples, chunks=-1).reshape(shape)
+
+    def part(x, idx):
+        if x.shape[0] > n:
+            keep = np.argpartition(-x, n - 1, axis=0)[:n]
+            return np.take_along_axis(x, keep, 0), idx[keep]
+        return x, np.broadcast_to(idx[:, None], x.shape).copy()
+
+    vals, ids = map_rows(acts, stk, part, _merge(n), [index])
+    order = np.argsort(-vals, axis=0, kind="stable")
+    vals, ids = np.take_along_axis(vals, order, 0), np.take_along_axis(ids, order, 0)
+    n_feat = acts.sizes["feature"]
+    out_vals = np.zeros((n, n_feat))
+    got = vals.shape[0]
+    out_vals[:got] = vals
+    active = out_vals > 0
+    out_vals[~active] = 0.0
+    full_ids = np.full((n, n_feat), -1, np.int64)
+    full_ids[:got] = ids
+    full_ids[~active] = -1
+    data = {"activation": (("feature", "rank"), out_vals.T.astype(np.float32),
+                           {"long_name": "activation, strongest first"})}
+    pos = np.unravel_index(np.where(full_ids >= 0, full_ids, 0), shape)
+    for d, p in zip(stk.sample_dims, pos, strict=True):
+        values = acts[d].values if d in acts.coords else np.arange(stk.sizes[d])
+        col = values[p].T
+        if np.issubdtype(col.dtype, np.datetime64):
+            col = np.where(~active.T, np.datetime64("NaT"), col)
+        else:
+            col = np.where(~active.T, np.nan, col.astype(np.float64))
+        data[d] = (("feature", "rank"), col, {"long_name": f"{d} of the sample"})
+    return xr.Dataset(data, coords={"feature": acts["feature"].values if "feature" in acts.coords
+                                    else np.arange(n_feat), "rank": np.arange(1, n + 1)},
+                      attrs={"n": n})
+
+
+def _merge(n: int):
+    def merge(a, b):
+        vals, ids = np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
+        if vals.shape[0] <= n:
+            return vals, ids
+        keep = np.argpartition(-vals, n - 1, axis=0)[:n]
+        return np.take_along_axis(vals, keep, 0), np.take_along_axis(ids, keep, 0)
+
+    return merge
+
+
+def _auc(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """ROC AUC of every column of ``scores`` for binary ``y`` (Mann–Whitney, ties halved)."""
+    from scipy.stats import rankdata  # heavy
+
+    pos = y > 0.5
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    ranks = rankdata(scores, axis=0)
+    return (ranks[pos].sum(axis=0) - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def match_features(acts: xr.DataArray, labels: xr.DataArray,
+                   control: xr.DataArray | None = None) -> xr.Dataset:
+    """Per feature, the ROC AUC of its activation for ``labels`` (a never-active feature: 0.5).
+
+    ``labels`` are reduced to the latent grid as ``probe`` reduces them (patch mean, then
+    ``≥ 0.5``); NaN labels are left out. Returns ``roc_auc`` over ``feature`` with attrs
+    ``best_feature`` and ``best_roc_auc``; with ``control`` (activations of a control SAE on the
+    same samples) also ``roc_auc_control`` over ``feature_control`` and attr
+    ``control_best_roc_auc``. The activations of the labelled samples are computed in memory.
+    """
+    stk = _checked(acts)
+    y = labels_on_grid(labels, acts.isel(feature=0, drop=True), "classification")
+    y = y.broadcast_like(acts.isel(feature=0, drop=True)).transpose(*stk.sample_dims)
+    y = np.asarray(y.values, np.float64).ravel()
+    keep = np.isfinite(y)
+    if len(np.unique(y[keep])) < 2:
+        raise XauroraError(f"{labels.name or 'labels'}: one class only on the latent grid, so "
+                           "no AUC is defined. Fix: use labels with both classes.")
+
+    def scores(a: xr.DataArray, what: str) -> np.ndarray:
+        s = _checked(a, what)
+        if s.sample_dims != stk.sample_dims or any(s.sizes[d] != stk.sizes[d]
+                                                    for d in stk.sample_dims):
+            raise XauroraError(f"{what}: its samples differ from acts'. Fix: transform the "
+                               "same samples with the control SAE.")
+        m = np.asarray(a.transpose(*stk.sample_dims, "feature").values, np.float64)
+        return _auc(m.reshape(stk.n_samples, -1)[keep], y[keep])
+
+    auc = scores(acts, "acts")
+    best = int(np.argmax(auc))
+    feat = acts["feature"].values if "feature" in acts.coords else np.arange(auc.size)
+    out = xr.Dataset({"roc_auc": ("feature", auc, {"long_name": "ROC AUC of the activation",
+                                                   "units": "1"})},
+                     coords={"feature": feat},
+                     attrs={"best_feature": int(feat[best]), "best_roc_auc": float(auc[best]),
+                            "label_name": str(labels.name or "label")})
+    if control is not None:
+        c = scores(control, "control")
+        out["roc_auc_control"] = ("feature_control", c, {"long_name": "ROC AUC, control SAE",
+                                                         "units": "1"})
+        out.attrs["control_best_roc_auc"] = float(c.max())
+    return out
