@@ -175,3 +175,73 @@ def test_edit_errors_say_what_to_do(tiny, small_ds):
         small_ds.aurora.forecast(tiny, edit=["ablate"])
     with pytest.raises(ValueError, match="steps: must be ≥ 1"):
         small_ds.aurora.embed(tiny, steps=0)
+
+
+def _identity_sae(levels, n_channel=32, joint=False, shift=100.0):
+    """An SAE that reconstructs exactly (k = all features, encoder = decoder = I, b_dec far
+    below the tokens so that ReLU keeps every coordinate)."""
+    fdims = ("level", "channel") if joint else ("channel",)
+    F = n_channel * (len(levels) if joint else 1)
+    shape = (len(levels), n_channel) if joint else (n_channel,)
+    coords = {"channel": np.arange(n_channel), "feature": np.arange(F)}
+    if joint:
+        coords["level"] = list(levels)
+    eye = np.eye(F)
+    return xr.Dataset(
+        {"encoder": ((*fdims, "feature"), eye.reshape(*shape, F)),
+         "b_enc": ("feature", np.zeros(F)),
+         "decoder": (("feature", *fdims), eye.reshape(F, *shape)),
+         "b_dec": (fdims, np.full(shape, -shift))},
+        coords=coords, attrs={"k": F, "feature_dims": " ".join(fdims), "sample_dims": "time"})
+
+
+def test_reconstruct_equals_a_hand_written_hook(tiny, small_ds):
+    emb = small_ds.aurora.embed(tiny)
+    surface = emb.sel(level="surface")  # a scalar level coordinate: not a restriction
+    sae = xa.analysis.sae(surface, n_features=64, k=4, sample_dims=("time", "lat", "lon"),
+                          steps=30, batch_size=64, seed=0)
+    w_enc = torch.tensor(sae.encoder.transpose("channel", "feature").values, dtype=torch.float32)
+    w_dec = torch.tensor(sae.decoder.transpose("feature", "channel").values, dtype=torch.float32)
+    b_enc = torch.tensor(sae.b_enc.values, dtype=torch.float32)
+    b_dec = torch.tensor(sae.b_dec.values, dtype=torch.float32)
+
+    def hook(_m, _a, out):  # every token of every level through the SAE
+        pre = (out - b_dec) @ w_enc + b_enc
+        top = torch.topk(pre, 4, dim=-1)
+        acts = torch.zeros_like(pre).scatter(-1, top.indices, torch.relu(top.values))
+        return acts @ w_dec + b_dec
+
+    fc = small_ds.aurora.forecast(tiny, edit=xa.edit.reconstruct(sae, "encoder"))
+    pred = _direct_forecast(tiny.module, direct_batch(small_ds, 2), hook)
+    got = fc["msl"].isel(time=1, lead_time=0).values[:32]
+    np.testing.assert_allclose(got, pred.surf_vars["msl"][0, 0].numpy(), rtol=1e-5, atol=1e-3)
+    unedited = small_ds.aurora.forecast(tiny)["msl"].isel(time=1, lead_time=0).values[:32]
+    assert np.abs(got - unedited).max() > 1.0  # a 4-sparse code of a barely trained SAE: lossy
+    assert "reconstruct(layer='encoder', sae=64 features, k=4)" in fc.attrs["edit"]
+
+
+@pytest.mark.parametrize("joint", [False, True])
+def test_a_perfect_sae_spliced_in_changes_nothing(tiny, small_ds, joint):
+    levels = small_ds.aurora.embed(tiny).level.values
+    fc = small_ds.aurora.forecast(tiny, edit=xa.edit.reconstruct(
+        _identity_sae(levels, joint=joint), "encoder"))
+    plain = small_ds.aurora.forecast(tiny)
+    for v in ("msl", "2t"):
+        np.testing.assert_allclose(fc[v].values, plain[v].values, rtol=1e-4, atol=1e-3)
+    # the joint SAE's level order is the layer's: reversing its levels swaps what it rebuilds
+    if joint:
+        swapped = _identity_sae(levels, joint=True)
+        swapped["decoder"] = swapped.decoder.copy(data=swapped.decoder.values[
+            np.roll(np.arange(swapped.sizes["feature"]), 32)])
+        moved = small_ds.aurora.forecast(tiny, edit=xa.edit.reconstruct(swapped, "encoder"))
+        assert np.abs(moved["msl"].values - plain["msl"].values)[np.isfinite(
+            plain["msl"].values)].max() > 1.0
+
+
+def test_reconstruct_errors_say_what_to_do(tiny, small_ds):
+    levels = small_ds.aurora.embed(tiny).level.values
+    narrow = _identity_sae(levels, n_channel=8)
+    with pytest.raises(xa.XauroraError, match="8 channels but layer 'encoder' has 32"):
+        small_ds.aurora.forecast(tiny, edit=xa.edit.reconstruct(narrow, "encoder"))
+    with pytest.raises(xa.XauroraError, match="xa.analysis.sae"):
+        xa.edit.reconstruct(xr.Dataset(), "encoder")

@@ -8,7 +8,9 @@ a direction or a mask made from an embedding lands on the same tokens.
 * ``ablate(direction, layer)`` removes the component along ``direction`` (``x − (x·u) u``);
 * ``steer(direction, alpha, layer)`` adds ``alpha × u`` (``u`` the unit direction);
 * ``zero(layer)`` sets tokens to 0; ``patch(source, layer)`` replaces them by another embedding
-  of the same layer (activation patching).
+  of the same layer (activation patching);
+* ``reconstruct(sae, layer)`` replaces them by a sparse autoencoder's reconstruction (the SAE
+  spliced into the model).
 
 ``direction`` is a DataArray over ``channel`` (optionally ``level``: levels it lacks stay
 unedited); ``where`` a boolean DataArray on the layer's grid (``lat``/``lon``, optionally
@@ -34,9 +36,9 @@ from xaurora.grids.patches import patch_centres
 from xaurora.io.orientation import canonical_grid
 from xaurora.run.layout import tokens_layout
 
-__all__ = ["Edit", "ablate", "as_edits", "patch", "steer", "token_mask", "zero"]
+__all__ = ["Edit", "ablate", "as_edits", "patch", "reconstruct", "steer", "token_mask", "zero"]
 
-KINDS = ("ablate", "steer", "zero", "patch")
+KINDS = ("ablate", "steer", "zero", "patch", "reconstruct")
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,19 +51,22 @@ class Edit:
     alpha: float = 0.0
     source: xr.DataArray | None = None
     where: xr.DataArray | None = None
+    sae: xr.Dataset | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __dask_tokenize__(self):
         from dask.base import tokenize  # heavy
 
         return ("xaurora.run.edit", self.kind, self.layer, self.alpha,
-                tokenize(self.direction, self.source, self.where))
+                tokenize(self.direction, self.source, self.where, self.sae))
 
     def describe(self) -> str:
         """A short netCDF-safe text for attrs, e.g. ``"zero(layer='encoder', where=12 cells)"``."""
         parts = [f"layer={self.layer!r}"]
         if self.kind == "steer":
             parts.append(f"alpha={self.alpha:g}")
+        if self.kind == "reconstruct":
+            parts.append(f"sae={self.sae.sizes['feature']} features, k={self.sae.attrs['k']}")
         if self.where is not None:
             parts.append(f"where={int(np.asarray(self.where).sum())} cells")
         return f"{self.kind}({', '.join(parts)})"
@@ -83,6 +88,8 @@ class Edit:
             new = y + self.alpha * vec
         elif self.kind == "zero":
             new = torch.zeros_like(y)
+        elif self.kind == "reconstruct":
+            new = sae_tokens(y, vec)
         else:
             new = self._source_tokens(ctx.times, layout, x)
         if mask is not None:
@@ -99,6 +106,8 @@ class Edit:
         if self.kind in ("ablate", "steer"):
             vec = torch.as_tensor(unit_directions(self.direction, layout, self.layer),
                                   dtype=x.dtype, device=x.device)[:, None, None, :]
+        elif self.kind == "reconstruct":  # the SAE's weights, on the layer's levels
+            vec = sae_operands(self.sae, layout, self.layer, x)
         return mask, vec
 
     def _source_tokens(self, times, layout, x):
@@ -219,6 +228,71 @@ def unit_directions(direction: xr.DataArray, layout, layer: str) -> np.ndarray:
     if not np.isfinite(d).all() or (norm == 0).all():
         raise XauroraError("direction: is zero or not finite. Fix: pass a non-zero direction.")
     return np.divide(d, norm, out=np.zeros_like(d), where=norm > 0)
+
+
+def sae_operands(sae: xr.Dataset, layout, layer: str, x) -> dict:
+    """An SAE's weights as tensors for a layer's tokens: per level (an SAE over ``channel``) or
+    jointly over the layer's levels (an SAE over ``level`` and ``channel``)."""
+    import torch  # heavy
+
+    fdims = tuple(sae.attrs["feature_dims"].split())
+    if set(fdims) not in ({"channel"}, {"level", "channel"}):
+        raise XauroraError(f"sae: trained over {fdims}; an edit of a layer's tokens needs an SAE "
+                           "over 'channel' (every level) or ('level', 'channel'). Fix: train "
+                           "it on emb.sel(level=...) or on the embedding's level × channel.")
+    if sae.sizes["channel"] != layout.n_channel:
+        raise XauroraError(f"sae: has {sae.sizes['channel']} channels but layer {layer!r} has "
+                           f"{layout.n_channel}. Fix: train it on this layer's tokens.")
+    order = ("level", "channel") if "level" in fdims else ("channel",)
+    enc, dec, b_dec = sae["encoder"], sae["decoder"], sae["b_dec"]
+    if "level" in fdims:
+        levels = np.asarray(layout.levels, dtype=str)
+        have = np.asarray(sae["level"].values, dtype=str)
+        if sorted(have) != sorted(levels):
+            raise XauroraError(f"sae: trained on levels {list(have)}, layer {layer!r} has "
+                               f"{list(levels)}. Fix: train it on all the layer's levels.")
+        enc, dec, b_dec = (a.assign_coords(level=have).sel(level=levels)
+                           for a in (enc, dec, b_dec))
+    n = sae.sizes["feature"]
+
+    def t(a):
+        return torch.as_tensor(np.asarray(a, np.float64), dtype=x.dtype, device=x.device)
+
+    return {"w_enc": t(enc.transpose(*order, "feature").values.reshape(-1, n)),
+            "b_enc": t(sae["b_enc"].values), "b_dec": t(b_dec.transpose(*order).values.ravel()),
+            "w_dec": t(dec.transpose("feature", *order).values.reshape(n, -1)),
+            "k": int(sae.attrs["k"]), "joint": "level" in fdims}
+
+
+def sae_tokens(y, ops: dict):
+    """``y`` (batch, level, lat, lon, channel) replaced by the SAE's reconstruction of it."""
+    import torch  # heavy
+
+    b, n_l, n_h, n_w, c = y.shape
+    rows = (y.permute(0, 2, 3, 1, 4).reshape(-1, n_l * c) if ops["joint"]
+            else y.reshape(-1, c))
+    pre = (rows - ops["b_dec"]) @ ops["w_enc"] + ops["b_enc"]
+    top = torch.topk(pre, ops["k"], dim=-1)
+    acts = torch.zeros_like(pre).scatter(-1, top.indices, torch.relu(top.values))
+    rec = acts @ ops["w_dec"] + ops["b_dec"]
+    if ops["joint"]:
+        return rec.reshape(b, n_h, n_w, n_l, c).permute(0, 3, 1, 2, 4)
+    return rec.reshape(y.shape)
+
+
+def reconstruct(sae: xr.Dataset, layer: str, where: xr.DataArray | None = None) -> Edit:
+    """Replace ``layer``'s tokens by ``sae``'s reconstruction of them: the SAE spliced in.
+
+    ``sae`` is the Dataset of ``xa.analysis.sae``. An SAE over ``channel`` applies at every
+    level (a scalar ``level`` coordinate left by ``.sel(level=...)`` does not restrict it; pass
+    ``where`` with a ``level`` dim to); an SAE over (``level``, ``channel``) reconstructs the
+    levels of a patch jointly. Compare the forecast with ``zero(layer)``'s: how much of what
+    the model uses the SAE keeps.
+    """
+    if not isinstance(sae, xr.Dataset) or "decoder" not in sae or "k" not in sae.attrs:
+        raise XauroraError("sae: must be the xr.Dataset returned by xa.analysis.sae (with "
+                           "'encoder', 'decoder' and attr 'k').")
+    return Edit("reconstruct", str(layer), sae=sae.load(), where=_check_where(where))
 
 
 def _check_where(where) -> xr.DataArray | None:
