@@ -245,3 +245,15 @@ def test_reconstruct_errors_say_what_to_do(tiny, small_ds):
         small_ds.aurora.forecast(tiny, edit=xa.edit.reconstruct(narrow, "encoder"))
     with pytest.raises(xa.XauroraError, match="xa.analysis.sae"):
         xa.edit.reconstruct(xr.Dataset(), "encoder")
+
+
+def test_steer_over_two_levels_adds_one_unit_vector(tiny, small_ds):
+    d = xr.concat([_direction(seed=1), 3 * _direction(seed=2)], dim="level").assign_coords(
+        level=["latent_1", "latent_2"])
+    base = small_ds.aurora.embed(tiny)
+    steered = small_ds.aurora.embed(tiny, edit=xa.edit.steer(d, 2.0, "encoder"))
+    added = (steered - base).isel(time=0, lat=0, lon=0).sel(level=["latent_1", "latent_2"])
+    total = float(np.sqrt((added**2).sum()))
+    assert total == pytest.approx(2.0, rel=1e-4)  # alpha × one unit vector over both levels
+    np.testing.assert_allclose(added.values, 2.0 * (d / np.sqrt((d**2).sum())).values,
+                               rtol=1e-3, atol=1e-4)

@@ -6,7 +6,8 @@ as in ``embed``) and the pass goes on from the edited value. Tokens are laid out
 a direction or a mask made from an embedding lands on the same tokens.
 
 * ``ablate(direction, layer)`` removes the component along ``direction`` (``x − (x·u) u``);
-* ``steer(direction, alpha, layer)`` adds ``alpha × u`` (``u`` the unit direction);
+* ``steer(direction, alpha, layer)`` adds ``alpha × u`` (``u`` the unit direction; a direction
+  over ``level`` and ``channel`` is scaled to unit length as one vector);
 * ``zero(layer)`` sets tokens to 0; ``patch(source, layer)`` replaces them by another embedding
   of the same layer (activation patching);
 * ``reconstruct(sae, layer)`` replaces them by a sparse autoencoder's reconstruction (the SAE
@@ -104,7 +105,9 @@ class Edit:
             mask = torch.as_tensor(token_mask(self.where, layout), device=x.device)
         vec = None
         if self.kind in ("ablate", "steer"):
-            vec = torch.as_tensor(unit_directions(self.direction, layout, self.layer),
+            # steer adds one vector over all the direction's dims; ablate projects each token
+            vec = torch.as_tensor(unit_directions(self.direction, layout, self.layer,
+                                                  joint=self.kind == "steer"),
                                   dtype=x.dtype, device=x.device)[:, None, None, :]
         elif self.kind == "reconstruct":  # the SAE's weights, on the layer's levels
             vec = sae_operands(self.sae, layout, self.layer, x)
@@ -205,8 +208,13 @@ def token_mask(where: xr.DataArray, layout) -> np.ndarray:
                            (len(layout.levels), lat.size, lon.size)).copy()
 
 
-def unit_directions(direction: xr.DataArray, layout, layer: str) -> np.ndarray:
-    """``direction`` as unit vectors per level, ``(level, channel)``; 0 where it lacks a level."""
+def unit_directions(direction: xr.DataArray, layout, layer: str,
+                    joint: bool = False) -> np.ndarray:
+    """``direction`` as unit vectors per level, ``(level, channel)``; 0 where it lacks a level.
+
+    ``joint=True``: the whole ``(level, channel)`` array scaled to unit length as one vector
+    (a direction without ``level`` is still one unit vector per level).
+    """
     if not isinstance(direction, xr.DataArray) or "channel" not in direction.dims:
         raise XauroraError("direction: must be an xr.DataArray over 'channel' (e.g. a probe's "
                          "coef or a difference of mean embeddings).")
@@ -227,6 +235,8 @@ def unit_directions(direction: xr.DataArray, layout, layer: str) -> np.ndarray:
     norm = np.linalg.norm(d, axis=-1, keepdims=True)
     if not np.isfinite(d).all() or (norm == 0).all():
         raise XauroraError("direction: is zero or not finite. Fix: pass a non-zero direction.")
+    if joint and "level" in direction.dims:
+        return d / np.linalg.norm(d)
     return np.divide(d, norm, out=np.zeros_like(d), where=norm > 0)
 
 
