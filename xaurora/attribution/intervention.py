@@ -63,7 +63,7 @@ def random_edit(edit: Edit, rng: np.random.Generator, layout=None) -> Edit:
     where = xr.DataArray(new, dims=("level", "lat", "lon"),
                          coords={"level": np.asarray(layout.levels, dtype=str),
                                  "lat": layout.lat, "lon": layout.lon})
-    return Edit(edit.kind, edit.layer, source=edit.source, where=where)
+    return Edit(edit.kind, edit.layer, source=edit.source, where=where, sae=edit.sae)
 
 
 def _layouts(ds, model, edits, static):

@@ -13,6 +13,9 @@ data on disk, coastlines are drawn from a land–sea mask (see :func:`draw_coast
 | :func:`perturbation_curves` | the Dataset from ``ds.aurora.perturbation_test`` |
 | :func:`probe_table` | the Dataset from ``ds.aurora.probe_layers`` |
 | :func:`reconstruction_curve` | the Dataset from ``xa.analysis.reconstruction_sweep`` |
+| :func:`cka_heatmap` | the DataArray from ``xa.analysis.cka_matrix`` |
+| :func:`spectra` | the DataArray from ``X.aurora.spectrum()`` |
+| :func:`feature_gallery` | ``sae_transform``'s activations and ``top_activations`` |
 
 >>> import matplotlib
 >>> matplotlib.use("Agg")
@@ -28,12 +31,15 @@ from __future__ import annotations
 from xaurora.plot.autoencoder import reconstruction_curve
 from xaurora.plot.charts import pca_scatter, probe_table
 from xaurora.plot.common import color_limits, natural_earth_available
+from xaurora.plot.features import cka_heatmap, feature_gallery, spectra
 from xaurora.plot.maps import draw_coastlines, map
 from xaurora.plot.relevance import perturbation_curves, relevance_map, vertical_profile
 
 __all__ = [
+    "cka_heatmap",
     "color_limits",
     "draw_coastlines",
+    "feature_gallery",
     "map",
     "natural_earth_available",
     "pca_scatter",
@@ -41,5 +47,6 @@ __all__ = [
     "probe_table",
     "reconstruction_curve",
     "relevance_map",
+    "spectra",
     "vertical_profile",
 ]
