@@ -1,0 +1,122 @@
+"""SAE figures (issue 23): training throughput and peak memory by streaming, and the table on
+the bundled sample with ``tiny``.
+
+1. Throughput: tokens/s of ``sae`` training on the CPU (``tiny``'s encoder tokens at 1°,
+   32 channels) and peak memory (``VmHWM`` of a fresh process) for N and 4·N tokens from a
+   zarr store: flat when training streams.
+2. The table: on the bundled sample (tiny, surface level), held-out FVU, L0, dead fraction,
+   the spliced-in score ``1 − error(SAE spliced in) / error(encoder zeroed)`` (2 m temperature
+   forecast against the unedited one) next to the same score for a PCA reconstruction with as
+   many numbers per token (k), and the best feature's land–sea ROC AUC against the same SAE
+   trained on the random-weights model's tokens.
+
+Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_sae.py``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import xarray as xr
+
+import xaurora as xa
+
+
+def _peak() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 2**20
+
+
+def throughput(n_times: int, steps: int) -> dict:
+    """Train on ``n_times`` samples of tiny's 1° encoder tokens, read from zarr."""
+    model = xa.load_model("tiny")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "tokens.zarr")
+        ds = xa.testing.synthetic_dataset(n_lat=181, n_lon=360, n_times=n_times + 1).chunk(
+            time=8)
+        ds.aurora.embed(model).to_dataset().to_zarr(path, consolidated=False)
+        tokens = xr.open_zarr(path, consolidated=False)["embedding"]
+        base = _peak()
+        t0 = time.perf_counter()
+        res = xa.analysis.sae(tokens, n_features=256, k=8, steps=steps, batch_size=4096,
+                              sample_dims=("time", "level", "lat", "lon"))
+        wall = time.perf_counter() - t0
+    return {"tokens": int(np.prod([tokens.sizes[d] for d in ("time", "level", "lat", "lon")])),
+            "GiB": tokens.nbytes / 2**30, "tokens_per_s": steps * 4096 / wall,
+            "peak_gib": _peak(), "before_gib": base, "fvu": res.attrs["fvu"]}
+
+
+def table() -> None:
+    ds = xa.sample.sample_dataset("2020-01-01", periods=24, freq="6h", with_static=True)
+    model = xa.load_model("tiny")
+    dims = ("time", "lat", "lon")
+    surface = ds.aurora.embed(model).sel(level="surface")
+    kw = {"n_features": 256, "k": 8, "sample_dims": dims, "steps": 2000, "batch_size": 1024}
+    sae = surface.aurora.sae(**kw)
+    rand = model.with_random_weights(seed=model.seed + 1)
+    rsurf = ds.aurora.embed(rand).sel(level="surface")
+    ctl = rsurf.aurora.sae(**kw)
+    land = xa.labels.land_sea(ds)
+    match = xa.analysis.match_features(xa.analysis.sae_transform(sae, surface), land,
+                                       control=xa.analysis.sae_transform(ctl, rsurf))
+    plain = ds.aurora.forecast(model)
+
+    def err(edit):
+        fc = ds.aurora.forecast(model, edit=edit)
+        return float(np.sqrt(((fc["t2m"] - plain["t2m"]) ** 2).mean()))
+
+    zeroed = err(xa.edit.zero("encoder"))
+    spliced = 1 - err(xa.edit.reconstruct(sae, "encoder")) / zeroed
+    pcs = surface.aurora.pca(kw["k"], sample_dims=dims)  # k numbers per token, as the SAE
+    n_ch = surface.sizes["channel"]
+    # a PCA reconstruction spliced in as an "SAE": features ± each component, b_dec the mean;
+    # of the 2k pre-activations ±s_j the k largest are the |s_j|, so ReLU keeps each score
+    comps = pcs.components.transpose("component", "channel").values
+    pca_sae = xr.Dataset(
+        {"encoder": (("channel", "feature"), np.concatenate([comps.T, -comps.T], axis=1)),
+         "b_enc": ("feature", np.zeros(2 * kw["k"])),
+         "decoder": (("feature", "channel"), np.concatenate([comps, -comps])),
+         "b_dec": ("channel", pcs["mean"].values)},
+        coords={"channel": np.arange(n_ch), "feature": np.arange(2 * kw["k"])},
+        attrs={"k": kw["k"], "feature_dims": "channel", "sample_dims": " ".join(dims)})
+    spliced_pca = 1 - err(xa.edit.reconstruct(pca_sae, "encoder")) / zeroed
+    print("| figure | value |\n|---|---|")
+    for name, value in (("held-out FVU", sae.attrs["fvu"]), ("L0", sae.attrs["l0"]),
+                        ("dead fraction", sae.attrs["dead_fraction"]),
+                        ("dense fraction", sae.attrs["dense_fraction"]),
+                        ("spliced-in score, SAE (k = 8 of 256)", spliced),
+                        ("spliced-in score, PCA with 8 components", spliced_pca),
+                        ("best feature's land–sea ROC AUC", match.attrs["best_roc_auc"]),
+                        ("the same, SAE on the random-weights model", match.attrs[
+                            "control_best_roc_auc"])):
+        print(f"| {name} | {value:.3f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--one", nargs=2, type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--times", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=300)
+    a = ap.parse_args()
+    if a.one:
+        print(json.dumps(throughput(*a.one)))
+        return
+    for n in (a.times, 4 * a.times):
+        out = subprocess.run([sys.executable, __file__, "--one", str(n), str(a.steps)],
+                             capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{r['tokens']:,} tokens ({r['GiB']:.2f} GiB): {r['tokens_per_s']:,.0f} tokens/s, "
+              f"peak {r['peak_gib']:.2f} GiB (before training {r['before_gib']:.2f}), "
+              f"FVU {r['fvu']:.3f}", flush=True)
+    table()
+
+
+if __name__ == "__main__":
+    main()
