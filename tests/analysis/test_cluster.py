@@ -43,10 +43,10 @@ def test_a_cluster_smaller_than_the_data_gives_one_machines_numbers(tmp_path, ti
             distributed.Client(cluster) as client:
         pids = client.run(_pid)
         pooled = src.aurora.embed(tiny, layer="inputs", pool={"stats": ("mean", "std")})
-        on_cluster = {"pooled": pooled.compute()}
-        on_cluster["pca"] = pca(emb.isel(level=0), 4, sample_dims=("time", "lat", "lon"))
+        on_cluster = {"pooled": pooled.compute()}  # embed → pool on the workers
+        on_cluster["pca"] = pca(on_cluster["pooled"], 4)  # → pca of the pooled latents
         on_cluster["probe"] = probe(emb, label, task="regression", split=("lon", 120, 210),
-                                    n_boot=0)
+                                    n_boot=0)  # embed → probe, out of core on the workers
         peaks = client.run(_peak_rss)
         loads = client.run(builds)
         assert client.run(_pid) == pids  # no worker was restarted
@@ -55,7 +55,7 @@ def test_a_cluster_smaller_than_the_data_gives_one_machines_numbers(tmp_path, ti
 
     with dask.config.set(scheduler="threads"):
         local_pooled = pooled.compute()
-        local_pca = pca(emb.isel(level=0), 4, sample_dims=("time", "lat", "lon"))
+        local_pca = pca(local_pooled, 4)
         local_probe = probe(emb, label, task="regression", split=("lon", 120, 210), n_boot=0)
     xr.testing.assert_allclose(on_cluster["pooled"], local_pooled, rtol=1e-10)
     np.testing.assert_allclose(on_cluster["pca"].explained_variance_ratio,
