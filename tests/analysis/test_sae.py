@@ -116,3 +116,18 @@ def test_bad_settings_are_named():
     with pytest.raises(XauroraError, match="lacks the feature dim"):
         sae_transform(sae(X, 8, 2, sample_dims=SAMPLES, steps=5, batch_size=8),
                       X.rename(channel="c"))
+
+
+def test_the_written_out_adam_equals_torchs():
+    import torch
+
+    a = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    b = a.detach().clone().requires_grad_(True)
+    ours, theirs = sae_module._Adam([a], 0.1), torch.optim.Adam([b], lr=0.1)
+    for step in range(5):
+        for p in (a, b):
+            p.grad = None
+            ((p - step) ** 2 * torch.arange(1.0, 4.0)).sum().backward()
+        ours.step()
+        theirs.step()
+    torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)

@@ -94,7 +94,7 @@ def sae(X: xr.DataArray, n_features: int, k: int, sample_dims: Sequence[str] = (
     params = {"W_dec": W_dec, "W_enc": W_dec.T.clone(), "b_enc": torch.zeros(n_features),
               "b_dec": torch.from_numpy((mean / scale).astype(np.float32))}
     params = {n: p.to(dev).requires_grad_(True) for n, p in params.items()}
-    opt = torch.optim.Adam(params.values(), lr=lr)
+    opt = _Adam(list(params.values()), lr)
     silent = torch.zeros(n_features, device=dev)  # training tokens since each last fired
     k_aux = min(AUX_K, n_features // 2)
     for _ in range(steps):
@@ -112,7 +112,8 @@ def sae(X: xr.DataArray, n_features: int, k: int, sample_dims: Sequence[str] = (
             dead_pre = pre.masked_fill(~dead, -torch.inf)
             aux = _topk_relu(dead_pre, min(k_aux, int(dead.sum()))).nan_to_num(0.0)
             loss = loss + AUX_WEIGHT * ((aux @ params["W_dec"] - resid) ** 2).sum() / var
-        opt.zero_grad(set_to_none=True)
+        for p in params.values():
+            p.grad = None
         loss.backward()
         opt.step()
         with torch.no_grad():
@@ -127,6 +128,30 @@ def sae(X: xr.DataArray, n_features: int, k: int, sample_dims: Sequence[str] = (
                      batch_size=int(batch_size), lr=lr, holdout=float(holdout), seed=int(seed),
                      **metrics)
     return res
+
+
+class _Adam:
+    """Adam (Kingma & Ba; torch's defaults: β = 0.9, 0.999, ε = 1e-8), written out: importing
+    ``torch.optim`` loads TorchDynamo, six seconds before the first step."""
+
+    def __init__(self, params: list, lr: float, betas=(0.9, 0.999), eps: float = 1e-8) -> None:
+        import torch  # heavy
+
+        self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    def step(self) -> None:
+        import torch  # heavy
+
+        self.t += 1
+        b1, b2 = self.betas
+        with torch.no_grad():
+            for p, m, v in zip(self.params, self.m, self.v, strict=True):
+                m.mul_(b1).add_(p.grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                denom = (v / (1 - b2**self.t)).sqrt_().add_(self.eps)
+                p.addcdiv_(m, denom, value=-self.lr / (1 - b1**self.t))
 
 
 def _checked(stk: Stacker, n_features, k, holdout, batch_size) -> tuple[int, int]:
