@@ -157,5 +157,6 @@ def run_demo(
             step(run)
     results["timings_s"] = say.timings
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
-    say("report", f"wrote {out / 'report.md'}, report.html, results.json and 6 figures")
+    say("report", f"wrote {out / 'report.md'}, report.html, results.json and "
+                  f"{len(FIGURES)} figures")
     return out
