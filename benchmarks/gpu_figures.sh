@@ -23,3 +23,4 @@ run bench_gpu_025_bf16 300 python benchmarks/bench_gpu.py --grid 0.25 --device c
   --repeats 2
 run embed_prefetch_cuda 120 python benchmarks/bench_embed_prefetch.py --device cuda
 run check_gpu_full 240 python benchmarks/check_gpu.py --model aurora-0.25-pretrained --grid 0.25
+run sae_cuda 180 python benchmarks/bench_sae.py --device cuda --steps 1000
