@@ -81,9 +81,9 @@ def test_one_pass_to_fit_and_the_scores_stay_lazy():
     assert res.scores.chunks[0] == X.chunks[0]  # one task per input chunk
 
 
-def test_blocks_are_walked_one_at_a_time_not_concatenated(monkeypatch):
-    # the accumulator sees each chunk's rows on their own: never the whole matrix
-    X = _tokens().chunk(time=1, lat=4)
+@pytest.fixture
+def rows_seen(monkeypatch):
+    """The row counts of the blocks the moment accumulator is given, in order."""
     sizes = []
     real = chunked.Moments.of.__func__
 
@@ -92,21 +92,21 @@ def test_blocks_are_walked_one_at_a_time_not_concatenated(monkeypatch):
         return real(cls, x, keep, full)
 
     monkeypatch.setattr(chunked.Moments, "of", classmethod(spy))
+    return sizes
+
+
+def test_blocks_are_walked_one_at_a_time_not_concatenated(rows_seen):
+    # the accumulator sees each chunk's rows on their own: never the whole matrix
+    X = _tokens().chunk(time=1, lat=4)
+    sizes = rows_seen
     pca(X, 2, sample_dims=SAMPLES)
     assert sizes and max(sizes) == 4 * 12 and sum(sizes) == 6 * 8 * 12
 
 
-def test_a_large_block_is_converted_to_float64_a_slice_at_a_time(monkeypatch):
+def test_a_large_block_is_converted_to_float64_a_slice_at_a_time(monkeypatch, rows_seen):
     monkeypatch.setattr(chunked, "ROWS_PER_STEP", 10)
     X = _tokens().chunk(time=2)
-    sizes = []
-    real = chunked.Moments.of.__func__
-
-    def spy(cls, x, keep=None, full=True):
-        sizes.append(x.shape[0])
-        return real(cls, x, keep, full)
-
-    monkeypatch.setattr(chunked.Moments, "of", classmethod(spy))
+    sizes = rows_seen
     res = pca(X, 3, sample_dims=SAMPLES)
     assert max(sizes) == 10 and sum(sizes) == 6 * 8 * 12
     ref = pca(X.compute(), 3, sample_dims=SAMPLES)
