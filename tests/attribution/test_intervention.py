@@ -30,6 +30,15 @@ def _unit(k: int, n: int = 32) -> xr.DataArray:
     return xr.DataArray(np.eye(n)[k], dims="channel")
 
 
+def _planted(tiny) -> AuroraModel:
+    """tiny, with the lead-time embedding writing a large constant (200) into channel 7 of every
+    token."""
+    module = copy.deepcopy(tiny.module)
+    module.encoder.lead_time_embed.weight.data[7] *= 0
+    module.encoder.lead_time_embed.bias.data[7] = 200.0
+    return AuroraModel(tiny.spec, module=module)
+
+
 def test_random_directions_give_a_ratio_near_one(tiny, ds):
     rng = np.random.default_rng(123)
     ratios = []
@@ -41,13 +50,8 @@ def test_random_directions_give_a_ratio_near_one(tiny, ds):
 
 
 def test_a_planted_dependency_gives_a_large_ratio(tiny, ds):
-    # plant: the lead-time embedding writes a large constant into channel 7 of every token, so
-    # the backbone's normalisations (and the forecast) hinge on that channel
-    module = copy.deepcopy(tiny.module)
-    emb_layer = module.encoder.lead_time_embed
-    emb_layer.weight.data[7] *= 0
-    emb_layer.bias.data[7] = 200.0
-    planted = AuroraModel(tiny.spec, module=module)
+    # the backbone's normalisations (and the forecast) hinge on the planted channel
+    planted = _planted(tiny)
     edit = xa.edit.ablate(_unit(7), "encoder")
     res = intervention_test(ds, planted, edit, TARGET, n_random=20)
     plain = intervention_test(ds, tiny, edit, TARGET, n_random=20)
@@ -138,3 +142,47 @@ def test_random_edits_that_never_change_the_target_give_inf_bounds_not_nan(tiny,
                              time=t, n_random=3)
     assert float(same.effect) == 0 and np.isnan(float(same.ratio_high))
     assert "0/0" in same.ratio.attrs["note"] and "0/0" in same.ratio_low.attrs["note"]
+
+
+def test_a_planted_direction_beats_the_other_directions(tiny, ds):
+    planted = _planted(tiny)
+    others = xr.DataArray(np.eye(32)[[0, 3, 7, 12, 20]], dims=("feature", "channel"),
+                          coords={"feature": [0, 3, 7, 12, 20]})
+    edit = xa.edit.ablate(_unit(7), "encoder")
+    res = intervention_test(ds, planted, edit, TARGET, n_random=4, others=others)
+    # its own direction (feature 7) is left out; the rest are channels the model barely uses
+    assert res.effect_others.dims == ("feature",)
+    assert res.feature.values.tolist() == [0, 3, 12, 20]
+    assert float(res.rank_others) == 1.0 and float(res.ratio_others_low) > 3.0
+    # each other effect is the effect of that edit tested on its own
+    for f in (3, 20):
+        alone = intervention_test(ds, planted, xa.edit.ablate(_unit(f), "encoder"), TARGET,
+                                  n_random=1)
+        assert float(res.effect_others.sel(feature=f)) == pytest.approx(float(alone.effect),
+                                                                        rel=1e-12)
+    # the fields of the test without others are unchanged by asking for them
+    plain = intervention_test(ds, planted, edit, TARGET, n_random=4)
+    xr.testing.assert_identical(res[list(plain.data_vars)], plain)
+    # a steer edit along an other direction keeps alpha and where; n_others draws, seeded
+    steer = xa.edit.steer(_unit(7), 3.0, "encoder")
+    some = intervention_test(ds, planted, steer, TARGET, n_random=2, others=others, n_others=2)
+    again = intervention_test(ds, planted, steer, TARGET, n_random=2, others=others, n_others=2)
+    assert some.sizes["feature"] == 2 and 7 not in some.feature.values
+    xr.testing.assert_identical(some, again)
+    f = int(some.feature[0])
+    alone = intervention_test(ds, planted, xa.edit.steer(_unit(f), 3.0, "encoder"), TARGET,
+                              n_random=1)
+    assert float(some.effect_others.sel(feature=f)) == pytest.approx(float(alone.effect),
+                                                                     rel=1e-12)
+
+
+def test_others_name_what_is_wrong(tiny, ds):
+    others = xr.DataArray(np.eye(32), dims=("feature", "channel"))
+    with pytest.raises(xa.XauroraError, match="one ablate or steer edit"):
+        intervention_test(ds, tiny, xa.edit.zero("encoder"), TARGET, n_random=1, others=others)
+    with pytest.raises(xa.XauroraError, match="one more to list"):
+        intervention_test(ds, tiny, xa.edit.ablate(_unit(1), "encoder"), TARGET, n_random=1,
+                          others=others.rename(channel="c"))
+    with pytest.raises(xa.XauroraError, match="differs from the edit's own"):
+        intervention_test(ds, tiny, xa.edit.ablate(_unit(1), "encoder"), TARGET, n_random=1,
+                          others=others.isel(feature=[1]) * 2)

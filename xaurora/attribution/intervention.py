@@ -137,7 +137,9 @@ def _units(fields: _Fields) -> str:
 
 
 def intervention_test(ds, model, edit, target: Target, time=None, n_random: int = 50,
-                      seed: int = 0, n_boot: int = 1000, static=None) -> xr.Dataset:
+                      seed: int = 0, n_boot: int = 1000, static=None,
+                      others: xr.DataArray | None = None,
+                      n_others: int | None = None) -> xr.Dataset:
     """Forecast change under ``edit`` vs ``n_random`` random edits of the same kind and size.
 
     Returns ``effect`` (cos-lat weighted RMSE of edited minus unedited target variable over the
@@ -147,6 +149,15 @@ def intervention_test(ds, model, edit, target: Target, time=None, n_random: int 
     Where resamples of the random effects are all 0 (random edits that never changed the
     target) the ratio's bound is ``inf``, not NaN; a 0/0 ratio is NaN; either way the ratio
     variables get a ``note`` attribute saying why.
+
+    ``others``: directions to compare a single ``ablate``/``steer`` edit with besides random
+    ones, along one extra dim — e.g. an SAE's ``decoder`` (dim ``feature``): is this feature's
+    edit stronger than other *features'* edits, not only than random directions'? Each is
+    applied as the edit is (same kind, layer, ``alpha``, ``where``); rows parallel to the edit's
+    own direction are left out, and ``n_others`` draws that many of the rest (seeded; None:
+    all). Adds ``effect_others`` over that dim, ``ratio_others`` = effect / their mean effect with
+    ``ratio_others_low``/``ratio_others_high``, and ``rank_others``, the fraction of them whose
+    effect is below the edit's.
     """
     if not isinstance(target, Target):
         raise XauroraError("target: must be an xa.Target, e.g. xa.Target('msl', region=(30, 72, "
@@ -167,6 +178,7 @@ def intervention_test(ds, model, edit, target: Target, time=None, n_random: int 
     ratio, lo, hi, note = _ratio_stats(effect, rand, rng, n_boot)
     why = {"note": note} if note else {}
     units = _units(fields)
+    compared = _against_others(fields, edits, others, n_others, effect, rng, n_boot, units)
     out = xr.Dataset(
         {
             "effect": ((), effect, {"units": units, "long_name": "RMSE of the edit's change"}),
@@ -178,11 +190,67 @@ def intervention_test(ds, model, edit, target: Target, time=None, n_random: int 
             "change_map": fields.change_map(y, units),
         },
         coords={"draw": np.arange(n_random)},
-    )
+    ).merge(compared)
     out.attrs = {"edit": edit_text(edits), "error": "rmse", "n_random": int(n_random),
                  "seed": int(seed), "n_boot": int(n_boot), **model.provenance(),
                  "analysis_time": str(fields.prep.time)[:19], **target.attrs()}
     return out
+
+
+def _other_directions(edit: Edit, others: xr.DataArray, n_others: int | None,
+                      rng: np.random.Generator) -> xr.DataArray:
+    """``others`` checked: one dim beyond the edit direction's, rows parallel to it left out."""
+    d = edit.direction
+    extra = [x for x in others.dims if x not in d.dims]
+    if len(extra) != 1 or set(others.dims) - set(extra) != set(d.dims):
+        raise XauroraError(f"others: dims {others.dims} must be the edit direction's {d.dims} and "
+                           "one more to list the directions along. Fix: e.g. "
+                           "others=sae.decoder for an edit along sae.decoder.sel(feature=f).")
+    dim = extra[0]
+    rows = np.asarray(others.transpose(dim, *d.dims).values, np.float64).reshape(
+        others.sizes[dim], -1)
+    own = np.asarray(d.transpose(*d.dims).values, np.float64).ravel()
+    norms = np.linalg.norm(rows, axis=1) * np.linalg.norm(own)
+    cos = np.abs(rows @ own) / np.where(norms > 0, norms, 1.0)
+    keep = np.flatnonzero((cos < 1 - 1e-6) & (np.linalg.norm(rows, axis=1) > 0))
+    if n_others is not None:
+        if n_others < 1:
+            raise XauroraError(f"n_others: must be ≥ 1 or None (all), got {n_others}.")
+        keep = np.sort(rng.choice(keep, min(int(n_others), keep.size), replace=False))
+    if keep.size == 0:
+        raise XauroraError(f"others: no direction along {dim!r} differs from the edit's own. "
+                           "Fix: pass other directions.")
+    return others.isel({dim: keep})
+
+
+def _against_others(fields: _Fields, edits: list[Edit], others, n_others, effect: float,
+                    rng: np.random.Generator, n_boot: int, units: str) -> xr.Dataset:
+    """The edit against the same edit along each of ``others`` (empty Dataset when None)."""
+    if others is None:
+        return xr.Dataset()
+    if len(edits) != 1 or edits[0].kind not in ("ablate", "steer"):
+        raise XauroraError("others: compares one ablate or steer edit with the same edit along "
+                           f"other directions; got {edit_text(edits)}. Fix: pass one "
+                           "xa.edit.ablate or xa.edit.steer, or leave others out.")
+    edit = edits[0]
+    rows = _other_directions(edit, others, n_others, rng)
+    dim = next(x for x in rows.dims if x not in edit.direction.dims)
+    eff = np.array([fields.rmse(fields([Edit(edit.kind, edit.layer, direction=r.drop_vars(
+        dim, errors="ignore"), alpha=edit.alpha, where=edit.where)]), fields.base)
+        for r in (rows.isel({dim: i}) for i in range(rows.sizes[dim]))])
+    ratio, lo, hi, note = ratio_interval(effect, eff, rng, n_boot, baseline="other directions")
+    why = {"note": note} if note else {}
+    coords = {dim: rows[dim].values} if dim in rows.coords else {}
+    return xr.Dataset({
+        "effect_others": (dim, eff, {"units": units,
+                                     "long_name": "RMSE of the change along another direction"}),
+        "ratio_others": ((), float(ratio), {"long_name": "effect / mean effect of the others",
+                                            **why}),
+        "ratio_others_low": ((), float(lo), {"long_name": "2.5 % bootstrap quantile", **why}),
+        "ratio_others_high": ((), float(hi), {"long_name": "97.5 % bootstrap quantile", **why}),
+        "rank_others": ((), float(np.mean(eff < effect)),
+                        {"long_name": "fraction of the others with a smaller effect"}),
+    }, coords=coords)
 
 
 def inlp(X: np.ndarray, y: np.ndarray, max_iter: int = 20, tol: float = 0.02, seed: int = 0,
