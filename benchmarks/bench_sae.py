@@ -100,20 +100,23 @@ def table() -> None:
 
 
 def device_rate(device: str, n_tokens: int, width: int, n_features: int, k: int,
-                steps: int) -> None:
+                steps: int, autocast: bool = False) -> None:
     """Tokens/s of SAE training on ``device`` from tokens in host memory (the GPU figure:
     512-wide tokens, 4 096 features, k = 32), and the time for a 0.25° year's surface tokens."""
     rng = np.random.default_rng(0)
     X = xr.DataArray(rng.standard_normal((n_tokens, width), dtype=np.float32),
                      dims=("time", "channel"))
-    kw = {"n_features": n_features, "k": k, "batch_size": 4096, "device": device}
+    kw = {"n_features": n_features, "k": k, "batch_size": 4096, "device": device,
+          "autocast": autocast}
     xa.analysis.sae(X, steps=5, **kw)  # warm-up: allocations, kernels
     t0 = time.perf_counter()
     xa.analysis.sae(X, steps=steps, **kw)
     wall = time.perf_counter() - t0
     rate = steps * 4096 / wall
     year = 1460 * 180 * 360  # surface tokens of a 0.25° year (4 × 180 × 360 per sample, 1 level)
-    print(f"SAE training on {device}: {rate:,.0f} tokens/s ({width}-wide tokens, {n_features} "
+    prec = "bf16 autocast" if autocast else "fp32"
+    print(f"SAE training on {device} ({prec}): {rate:,.0f} tokens/s ({width}-wide tokens, "
+          f"{n_features} "
           f"features, k = {k}, batches of 4 096 from host memory, {steps} steps incl. the "
           f"held-out pass); a 0.25° year's surface tokens ({year / 1e6:.1f} M): "
           f"{year / rate / 60:.1f} min per pass")
@@ -127,9 +130,11 @@ def main() -> None:
     ap.add_argument("--device", default=None,
                     help="only the device figure: e.g. cuda (512 wide, 4 096 features, k 32)")
     ap.add_argument("--tokens", type=int, default=1_000_000)
+    ap.add_argument("--autocast", action="store_true",
+                    help="with --device: the SAE's products in bfloat16")
     a = ap.parse_args()
     if a.device:
-        return device_rate(a.device, a.tokens, 512, 4096, 32, a.steps)
+        return device_rate(a.device, a.tokens, 512, 4096, 32, a.steps, a.autocast)
     if a.one:
         print(json.dumps(throughput(*a.one)))
         return

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU figure of issue 22 in one short run on a lent GPU machine (its image has torch, timm,
+# Every GPU figure (issues 22 and 23) in one short run on a lent GPU machine (its image has torch, timm,
 # xarray, pandas and scikit-learn). Carry the other wheels (cp312, installed with --no-deps) in
 # ./wheels: microsoft-aurora, dask, distributed, zarr, numcodecs, donfig, google-crc32c, partd,
 # locket, tblib, cftime, lazy-importer, threadpoolctl and a current xarray. Writes to $OUT (or
@@ -24,3 +24,4 @@ run bench_gpu_025_bf16 300 python benchmarks/bench_gpu.py --grid 0.25 --device c
 run embed_prefetch_cuda 120 python benchmarks/bench_embed_prefetch.py --device cuda
 run check_gpu_full 240 python benchmarks/check_gpu.py --model aurora-0.25-pretrained --grid 0.25
 run sae_cuda 180 python benchmarks/bench_sae.py --device cuda --steps 1000
+run sae_cuda_bf16 180 python benchmarks/bench_sae.py --device cuda --steps 1000 --autocast

@@ -131,3 +131,35 @@ def test_the_written_out_adam_equals_torchs():
         ours.step()
         theirs.step()
     torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_bfloat16_autocast_recovers_the_planted_dictionary_too(planted):
+    X, atoms, full = planted
+    res = sae(X.chunk(time=5), n_features=48, k=4, sample_dims=SAMPLES, steps=1500,
+              batch_size=256, lr=3e-3, seed=1, autocast=True, device="cpu")
+    assert res.attrs["autocast"] == "bfloat16" and full.attrs["autocast"] == "none"
+    cos = np.abs(atoms @ res.decoder.transpose("feature", "channel").values.T)
+    assert (cos.max(axis=1) >= 0.9).mean() >= 0.9
+    assert res.attrs["fvu"] <= 0.1
+    # the products really ran in bfloat16: not the float32 run's weights
+    assert not np.allclose(res.decoder.values, full.decoder.values, atol=1e-4)
+
+
+def test_held_out_metrics_equal_numpy_on_the_held_out_tokens():
+    X, _ = _planted(n=(1500, 1, 1), dim=16)
+    X = X.isel(lat=0, lon=0, drop=True)
+    res = sae(X, n_features=40, k=3, steps=150, batch_size=128, lr=3e-3, seed=2,
+              holdout=0.2)
+    # one block (in-memory input): its held-out rows are the seeded mask of block 0
+    held = sae_module._holdout_mask(1500, 0, 2, 0.2)
+    assert res.attrs["n_holdout"] == held.sum() > 200
+    x = X.values[held].astype(np.float64)
+    acts = sae_transform(res, X).values[held].astype(np.float64)
+    rec = sae_reconstruct(res, X).values[held]
+    fvu = ((x - rec) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
+    on = acts > 0
+    assert res.attrs["fvu"] == pytest.approx(fvu, rel=1e-6)  # acts: float32 from transform
+    assert res.attrs["l0"] == pytest.approx(on.sum(1).mean(), rel=1e-12)
+    assert res.attrs["dead_fraction"] == pytest.approx((on.sum(0) == 0).mean())
+    assert res.attrs["dense_fraction"] == pytest.approx((on.mean(0) > 0.1).mean())
+    assert 0 < res.attrs["dense_fraction"] < 1 or 0 < res.attrs["dead_fraction"] < 1

@@ -31,6 +31,7 @@ sources, hooks and trainers) and pull heavy stacks; the model here is a dozen li
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 
@@ -53,14 +54,16 @@ AUX_WEIGHT, AUX_K = 1.0 / 32, 512
 def sae(X: xr.DataArray, n_features: int, k: int, sample_dims: Sequence[str] = ("time",),
         steps: int | None = None, batch_size: int = 4096, lr: float | None = None,
         holdout: float = 0.1, seed: int = 0, device: str | None = None,
-        dead_tokens: int | None = None) -> xr.Dataset:
+        dead_tokens: int | None = None, autocast: bool = False) -> xr.Dataset:
     """Train a TopK SAE on the tokens of ``X`` (samples along ``sample_dims``).
 
     ``steps``: minibatches (default: two passes over the training tokens, 200 … 20 000);
     ``lr``: Adam's rate (default 2e-4 · √(16 384 / n_features), Gao et al.'s scaling);
     ``holdout``: the seeded fraction of tokens kept out of training for the metrics;
     ``device``: torch device (default: CUDA when available); ``dead_tokens``: a feature silent
-    for this many training tokens is dead (default: ten minibatches' worth, at least 4 096).
+    for this many training tokens is dead (default: ten minibatches' worth, at least 4 096);
+    ``autocast``: the encoder and decoder products in bfloat16 (``torch.autocast``; weights,
+    Adam's moments and the loss stay float32), for speed on a GPU; attr ``autocast`` says which.
 
     Returns an ``xr.Dataset`` with ``encoder`` (feature dims, ``feature``), ``b_enc``
     (``feature``), ``decoder`` (``feature``, feature dims; unit rows over all feature dims),
@@ -97,11 +100,13 @@ def sae(X: xr.DataArray, n_features: int, k: int, sample_dims: Sequence[str] = (
     opt = _Adam(list(params.values()), lr)
     silent = torch.zeros(n_features, device=dev)  # training tokens since each last fired
     k_aux = min(AUX_K, n_features // 2)
+    half = _half(dev, autocast)
     for _ in range(steps):
         x = torch.from_numpy(rows.batch(batch_size) / scale).to(dev)
-        pre = (x - params["b_dec"]) @ params["W_enc"] + params["b_enc"]
-        acts = _topk_relu(pre, k)
-        recon = acts @ params["W_dec"] + params["b_dec"]
+        with half():
+            pre = ((x - params["b_dec"]) @ params["W_enc"]).float() + params["b_enc"]
+            acts = _topk_relu(pre, k)
+            recon = (acts @ params["W_dec"]).float() + params["b_dec"]
         var = ((x - x.mean(0)) ** 2).sum()
         loss = ((recon - x) ** 2).sum() / var
         silent += x.shape[0]
@@ -111,7 +116,9 @@ def sae(X: xr.DataArray, n_features: int, k: int, sample_dims: Sequence[str] = (
             resid = (x - recon).detach()
             dead_pre = pre.masked_fill(~dead, -torch.inf)
             aux = _topk_relu(dead_pre, min(k_aux, int(dead.sum()))).nan_to_num(0.0)
-            loss = loss + AUX_WEIGHT * ((aux @ params["W_dec"] - resid) ** 2).sum() / var
+            with half():
+                aux_rec = (aux @ params["W_dec"]).float()
+            loss = loss + AUX_WEIGHT * ((aux_rec - resid) ** 2).sum() / var
         for p in params.values():
             p.grad = None
         loss.backward()
@@ -123,11 +130,20 @@ def sae(X: xr.DataArray, n_features: int, k: int, sample_dims: Sequence[str] = (
     weights["b_enc"] *= scale
     weights["b_dec"] *= scale
     res = _as_dataset(weights, X, stk, k)
-    metrics = _held_out(res, blocks, stk, holdout, seed)
+    metrics = _held_out(res, blocks, stk, holdout, seed, dev)
     res.attrs.update(n_tokens_seen=int(steps) * int(batch_size), steps=int(steps),
                      batch_size=int(batch_size), lr=lr, holdout=float(holdout), seed=int(seed),
-                     **metrics)
+                     autocast="bfloat16" if autocast else "none", **metrics)
     return res
+
+
+def _half(dev, autocast: bool):
+    """A context for the SAE's products: bfloat16 autocast on ``dev``, or nothing."""
+    import torch  # heavy
+
+    if not autocast:
+        return contextlib.nullcontext
+    return lambda: torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
 
 
 class _Adam:
@@ -320,29 +336,42 @@ def sae_reconstruct(sae: xr.Dataset, X: xr.DataArray) -> xr.DataArray:
     return rec.rename(X.name).assign_attrs({**X.attrs, "long_name": "SAE reconstruction"})
 
 
-def _held_out(res: xr.Dataset, blocks, stk: Stacker, holdout: float, seed: int) -> dict:
-    """FVU, L0, dead and dense fractions on the held-out tokens (one pass over the blocks)."""
-    _, w_enc, b_enc, b_dec, w_dec, k = _arrays(res)
-    n, sse, s1, s2, active, l0 = 0, 0.0, 0.0, 0.0, np.zeros(w_enc.shape[1]), 0.0
+def _held_out(res: xr.Dataset, blocks, stk: Stacker, holdout: float, seed: int,
+              dev) -> dict:
+    """FVU, L0, dead and dense fractions on the held-out tokens (one pass over the blocks).
+
+    On the training device (a year's held-out tokens are a few TFLOP), in float64 like
+    :func:`sae_transform`.
+    """
+    import torch  # heavy
+
+    def on(a):
+        return torch.as_tensor(np.asarray(a, np.float64), device=dev)
+
+    _, w_enc, b_enc, b_dec, w_dec, k = (on(a) if isinstance(a, np.ndarray) else a
+                                        for a in _arrays(res))
+    n, sse, s2, l0 = 0, 0.0, 0.0, 0.0
+    s1 = torch.zeros(w_enc.shape[0], dtype=torch.float64, device=dev)
+    active = torch.zeros(w_enc.shape[1], dtype=torch.float64, device=dev)
     F = stk.n_features
     for i, block in enumerate(blocks):
         x = _rows(block, F)
-        x = x[_holdout_mask(x.shape[0], i, seed, holdout)].astype(np.float64)
+        x = on(x[_holdout_mask(x.shape[0], i, seed, holdout)])
         if not x.shape[0]:
             continue
-        acts = _encode(x, w_enc, b_enc, b_dec, k).astype(np.float64)
+        acts = _topk_relu((x - b_dec) @ w_enc + b_enc, k)
         rec = acts @ w_dec + b_dec
         sse += float(((x - rec) ** 2).sum())
-        s1 = s1 + x.sum(0)
+        s1 += x.sum(0)
         s2 += float((x**2).sum())
-        on = acts > 0
-        active += on.sum(0)
-        l0 += float(on.sum())
+        fired = acts > 0
+        active += fired.sum(0)
+        l0 += float(fired.sum())
         n += x.shape[0]
     if n == 0:
         return {"fvu": float("nan"), "l0": float("nan"), "dead_fraction": float("nan"),
                 "dense_fraction": float("nan"), "n_holdout": 0}
-    total = s2 - float((np.asarray(s1) ** 2).sum()) / n
+    total = s2 - float((s1**2).sum()) / n
     return {"fvu": sse / total if total > 0 else float("nan"), "l0": l0 / n,
-            "dead_fraction": float((active == 0).mean()),
-            "dense_fraction": float((active > 0.1 * n).mean()), "n_holdout": int(n)}
+            "dead_fraction": float((active == 0).double().mean()),
+            "dense_fraction": float((active > 0.1 * n).double().mean()), "n_holdout": int(n)}
