@@ -60,9 +60,24 @@ def test_a_planted_feature_matches_its_label_and_noise_does_not():
     others = m.roc_auc.drop_sel(feature=[2, 5])
     assert (abs(others - 0.5) < 0.1).all()
     assert float(m.roc_auc.sel(feature=5)) == 0.5  # never active
+    # scikit-learn's exact AUC, feature by feature, lies within the binning's stated bound
     y = label.broadcast_like(acts.isel(feature=0)).values.ravel()
-    assert float(m.roc_auc.sel(feature=0)) == pytest.approx(
-        roc_auc_score(y, acts.isel(feature=0).values.ravel()), abs=1e-12)
+    exact = np.array([roc_auc_score(y, acts.isel(feature=f).values.ravel())
+                      for f in range(acts.sizes["feature"])])
+    assert (np.abs(m.roc_auc.values - exact) <= m.roc_auc_bound.values + 1e-12).all()
+    assert 0 < m.roc_auc_bound.max() < 1e-3 and float(m.roc_auc_bound.sel(feature=5)) == 0
+    # finer bins: a tighter bound, still kept (two values 4.4e-6 apart share a bin here)
+    fine = match_features(acts, label, bins=2**18)
+    assert (np.abs(fine.roc_auc.values - exact) <= fine.roc_auc_bound.values + 1e-12).all()
+    assert fine.roc_auc_bound.max() < 1e-5
+
+
+def test_out_of_core_equals_in_memory_and_reads_blocks():
+    acts, label = _labelled()
+    m = match_features(acts, label)
+    lazy = match_features(acts.chunk(time=1, lat=4), label.chunk(lat=3))
+    xr.testing.assert_allclose(m, lazy, rtol=0, atol=1e-12)
+    assert m.attrs == lazy.attrs
 
 
 def test_the_control_column_and_mismatched_samples():

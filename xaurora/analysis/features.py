@@ -5,7 +5,9 @@
 * :func:`match_features` — the ROC AUC of every feature's activation for a label (reduced to
   the latent grid as ``probe`` reduces it), with the same scores for a control SAE (e.g. one
   trained on the random-weights model's tokens): a feature that also matches in a random
-  network reads the input, not what the model learned.
+  network reads the input, not what the model learned. Out of core through per-feature
+  histograms (the Mann–Whitney count over bins, with its bound): scikit-learn's
+  ``roc_auc_score`` needs every score in memory, one feature at a time.
 
 >>> import numpy as np, xarray as xr
 >>> acts = xr.DataArray(np.array([[0.0, 2.0], [5.0, 0.0], [1.0, 3.0]], np.float32),
@@ -98,54 +100,101 @@ def _merge(n: int):
     return merge
 
 
-def _auc(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """ROC AUC of every column of ``scores`` for binary ``y`` (Mann–Whitney, ties halved)."""
-    from scipy.stats import rankdata  # heavy
+#: Bins of a feature's activations between 0 and its largest value (0 itself has its own bin).
+AUC_BINS = 1024
 
-    pos = y > 0.5
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    ranks = rankdata(scores, axis=0)
-    return (ranks[pos].sum(axis=0) - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+def _histograms(acts: xr.DataArray, stk: Stacker, y, bins: int) -> tuple[np.ndarray, ...]:
+    """Per feature, counts of labelled samples per activation bin, positives and negatives.
+
+    Two passes over the chunks: each feature's largest activation, then the counts in
+    ``bins`` equal bins of (0, largest] beside an exact-zero bin. Returns ``pos`` and ``neg``
+    (features × bins + 1) and the largest activations.
+    """
+    def top(x, lab):
+        keep = np.isfinite(lab)
+        return x[keep].max(axis=0, initial=0.0)
+
+    hi = map_rows(acts, stk, top, np.maximum, [y])
+    width = np.where(hi > 0, hi, 1.0) / bins
+    n_feat = hi.size
+
+    def counts(x, lab):
+        keep = np.isfinite(lab)
+        idx = np.where(x[keep] > 0, np.clip(np.ceil(x[keep] / width), 1, bins), 0).astype(
+            np.int64) + np.arange(n_feat) * (bins + 1)
+        pos = lab[keep] > 0.5
+        size = n_feat * (bins + 1)
+        return (np.bincount(idx[pos].ravel(), minlength=size),
+                np.bincount(idx[~pos].ravel(), minlength=size))
+
+    pos, neg = map_rows(acts, stk, counts, lambda a, b: (a[0] + b[0], a[1] + b[1]), [y])
+    return pos.reshape(n_feat, bins + 1), neg.reshape(n_feat, bins + 1), hi
+
+
+def _auc(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ROC AUC from binned counts (Mann–Whitney; a pair in one bin counts ½) and its bound.
+
+    Pairs in different bins are ordered exactly and ties at 0 are exact; a pair within a
+    non-zero bin may be either way round, so the AUC is within ``bound`` = ½ Σ pairs
+    sharing a non-zero bin / (P·N) of the exact one.
+    """
+    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+    below = np.cumsum(neg, axis=1) - neg  # negatives in lower bins
+    pairs = (n_pos * n_neg).astype(np.float64)
+    auc = (pos * (below + 0.5 * neg)).sum(axis=1) / pairs
+    bound = 0.5 * (pos[:, 1:] * neg[:, 1:]).sum(axis=1) / pairs
+    return auc, bound
 
 
 def match_features(acts: xr.DataArray, labels: xr.DataArray,
-                   control: xr.DataArray | None = None) -> xr.Dataset:
+                   control: xr.DataArray | None = None, bins: int = AUC_BINS) -> xr.Dataset:
     """Per feature, the ROC AUC of its activation for ``labels`` (a never-active feature: 0.5).
 
     ``labels`` are reduced to the latent grid as ``probe`` reduces them (patch mean, then
     ``≥ 0.5``); NaN labels are left out. Returns ``roc_auc`` over ``feature`` with attrs
     ``best_feature`` and ``best_roc_auc``; with ``control`` (activations of a control SAE on the
     same samples) also ``roc_auc_control`` over ``feature_control`` and attr
-    ``control_best_roc_auc``. The activations of the labelled samples are computed in memory.
+    ``control_best_roc_auc``.
+
+    Out of core: two passes over the chunks (each feature's largest activation, then counts in
+    ``bins`` bins up to it, positives and negatives), so memory holds features × ``bins``
+    counts, never the activations. Pairs in different bins are ranked exactly, as are ties at 0
+    (where a TopK feature spends most samples); ``roc_auc_bound`` (per feature) is the most
+    the AUC can differ from the exact one through pairs sharing a bin.
     """
     stk = _checked(acts)
+    if int(bins) < 1:
+        raise XauroraError(f"bins: {bins} must be ≥ 1. Fix: e.g. bins=1024.")
     y = labels_on_grid(labels, acts.isel(feature=0, drop=True), "classification")
     y = y.broadcast_like(acts.isel(feature=0, drop=True)).transpose(*stk.sample_dims)
-    y = np.asarray(y.values, np.float64).ravel()
-    keep = np.isfinite(y)
-    if len(np.unique(y[keep])) < 2:
-        raise XauroraError(f"{labels.name or 'labels'}: one class only on the latent grid, so "
-                           "no AUC is defined. Fix: use labels with both classes.")
+    y = y.astype(np.float64).data
 
-    def scores(a: xr.DataArray, what: str) -> np.ndarray:
+    def scores(a: xr.DataArray, what: str) -> tuple[np.ndarray, np.ndarray]:
         s = _checked(a, what)
         if s.sample_dims != stk.sample_dims or any(s.sizes[d] != stk.sizes[d]
                                                     for d in stk.sample_dims):
             raise XauroraError(f"{what}: its samples differ from acts'. Fix: transform the "
                                "same samples with the control SAE.")
-        m = np.asarray(a.transpose(*stk.sample_dims, "feature").values, np.float64)
-        return _auc(m.reshape(stk.n_samples, -1)[keep], y[keep])
+        pos, neg, _ = _histograms(a.transpose(*stk.sample_dims, "feature"), s, y, int(bins))
+        if pos[0].sum() == 0 or neg[0].sum() == 0:
+            raise XauroraError(f"{labels.name or 'labels'}: one class only on the latent grid, "
+                               "so no AUC is defined. Fix: use labels with both classes.")
+        return _auc(pos, neg)
 
-    auc = scores(acts, "acts")
+    auc, bound = scores(acts, "acts")
     best = int(np.argmax(auc))
     feat = acts["feature"].values if "feature" in acts.coords else np.arange(auc.size)
     out = xr.Dataset({"roc_auc": ("feature", auc, {"long_name": "ROC AUC of the activation",
-                                                   "units": "1"})},
+                                                   "units": "1"}),
+                      "roc_auc_bound": ("feature", bound, {
+                          "long_name": "largest possible |AUC − exact AUC| from binning",
+                          "units": "1"})},
                      coords={"feature": feat},
                      attrs={"best_feature": int(feat[best]), "best_roc_auc": float(auc[best]),
-                            "label_name": str(labels.name or "label")})
+                            "label_name": str(labels.name or "label"), "bins": int(bins)})
     if control is not None:
-        c = scores(control, "control")
+        c, _ = scores(control, "control")
         out["roc_auc_control"] = ("feature_control", c, {"long_name": "ROC AUC, control SAE",
                                                          "units": "1"})
         out.attrs["control_best_roc_auc"] = float(c.max())
