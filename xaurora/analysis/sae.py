@@ -38,7 +38,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from xaurora.analysis.chunked import is_lazy, rows_chunked
+from xaurora.analysis.chunked import ROWS_PER_STEP, is_lazy, rows_chunked
 from xaurora.analysis.pca import coords_on
 from xaurora.analysis.stacking import Stacker
 from xaurora.errors import XauroraError
@@ -355,19 +355,20 @@ def _held_out(res: xr.Dataset, blocks, stk: Stacker, holdout: float, seed: int,
     active = torch.zeros(w_enc.shape[1], dtype=torch.float64, device=dev)
     F = stk.n_features
     for i, block in enumerate(blocks):
-        x = _rows(block, F)
-        x = on(x[_holdout_mask(x.shape[0], i, seed, holdout)])
-        if not x.shape[0]:
-            continue
-        acts = _topk_relu((x - b_dec) @ w_enc + b_enc, k)
-        rec = acts @ w_dec + b_dec
-        sse += float(((x - rec) ** 2).sum())
-        s1 += x.sum(0)
-        s2 += float((x**2).sum())
-        fired = acts > 0
-        active += fired.sum(0)
-        l0 += float(fired.sum())
-        n += x.shape[0]
+        rows = _rows(block, F)
+        rows = rows[_holdout_mask(rows.shape[0], i, seed, holdout)]
+        # a few thousand rows at a time: the activations are rows × features, float64
+        for start in range(0, rows.shape[0], ROWS_PER_STEP):
+            x = on(rows[start : start + ROWS_PER_STEP])
+            acts = _topk_relu((x - b_dec) @ w_enc + b_enc, k)
+            rec = acts @ w_dec + b_dec
+            sse += float(((x - rec) ** 2).sum())
+            s1 += x.sum(0)
+            s2 += float((x**2).sum())
+            fired = acts > 0
+            active += fired.sum(0)
+            l0 += float(fired.sum())
+            n += x.shape[0]
     if n == 0:
         return {"fvu": float("nan"), "l0": float("nan"), "dead_fraction": float("nan"),
                 "dense_fraction": float("nan"), "n_holdout": 0}
