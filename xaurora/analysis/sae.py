@@ -277,12 +277,22 @@ def _as_dataset(w: dict, X: xr.DataArray, stk: Stacker, k: int) -> xr.Dataset:
 
 
 def _encode(x: np.ndarray, w_enc, b_enc, b_dec, k: int) -> np.ndarray:
-    """TopK-ReLU activations of rows ``x`` (float64 arithmetic, float32 result)."""
-    pre = (np.asarray(x, np.float64) - b_dec) @ w_enc + b_enc
-    keep = np.argpartition(pre, -k, axis=-1)[..., -k:]
-    acts = np.zeros_like(pre)
-    np.put_along_axis(acts, keep, np.maximum(np.take_along_axis(pre, keep, -1), 0.0), -1)
-    return acts.astype(np.float32)
+    """TopK-ReLU activations of rows ``x`` (float64 arithmetic, float32 result).
+
+    Walked :data:`ROWS_PER_STEP` rows at a time: the float64 pre-activations are rows ×
+    features, several times the float32 result for a wide SAE.
+    """
+    x = np.asarray(x)
+    rows = x.reshape(-1, x.shape[-1])
+    out = np.empty((rows.shape[0], w_enc.shape[1]), np.float32)
+    for start in range(0, rows.shape[0], ROWS_PER_STEP):
+        part = slice(start, start + ROWS_PER_STEP)
+        pre = (rows[part].astype(np.float64) - b_dec) @ w_enc + b_enc
+        keep = np.argpartition(pre, -k, axis=-1)[:, -k:]
+        acts = np.zeros_like(pre)
+        np.put_along_axis(acts, keep, np.maximum(np.take_along_axis(pre, keep, -1), 0.0), -1)
+        out[part] = acts
+    return out.reshape(*x.shape[:-1], w_enc.shape[1])
 
 
 def _arrays(res: xr.Dataset):
