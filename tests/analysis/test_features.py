@@ -88,6 +88,11 @@ def test_the_control_column_and_mismatched_samples():
     m = match_features(acts, label, control=control)
     assert m.roc_auc_control.dims == ("feature_control",)
     assert m.attrs["control_best_roc_auc"] < 0.7 < m.attrs["best_roc_auc"]
+    # only the planted feature beats the control's best
+    assert m.beats_control.dims == ("feature",) and m.attrs["n_beat_control"] == 1
+    assert m.feature[m.beats_control].values.tolist() == [2]
+    same = match_features(acts, label, control=acts)  # a control as good: nothing beats it
+    assert not same.beats_control.any() and same.attrs["n_beat_control"] == 0
     with pytest.raises(XauroraError, match="samples differ"):
         match_features(acts, label, control=control.isel(time=slice(0, 2)))
     with pytest.raises(XauroraError, match="one class"):

@@ -154,8 +154,10 @@ def match_features(acts: xr.DataArray, labels: xr.DataArray,
     ``labels`` are reduced to the latent grid as ``probe`` reduces them (patch mean, then
     ``≥ 0.5``); NaN labels are left out. Returns ``roc_auc`` over ``feature`` with attrs
     ``best_feature`` and ``best_roc_auc``; with ``control`` (activations of a control SAE on the
-    same samples) also ``roc_auc_control`` over ``feature_control`` and attr
-    ``control_best_roc_auc``.
+    same samples) also ``roc_auc_control`` over ``feature_control``, attr
+    ``control_best_roc_auc``, and the flag ``beats_control`` over ``feature`` (its AUC above
+    the control's best; attr ``n_beat_control`` counts them): a feature that a random network
+    matches as well reads the input, not what the model learned.
 
     Out of core: two passes over the chunks (each feature's largest activation, then counts in
     ``bins`` bins up to it, positives and negatives), so memory holds features × ``bins``
@@ -198,4 +200,8 @@ def match_features(acts: xr.DataArray, labels: xr.DataArray,
         out["roc_auc_control"] = ("feature_control", c, {"long_name": "ROC AUC, control SAE",
                                                          "units": "1"})
         out.attrs["control_best_roc_auc"] = float(c.max())
+        # a feature no better than the random network's best reads the input, not the model
+        out["beats_control"] = ("feature", auc > c.max(), {
+            "long_name": "ROC AUC above the control SAE's best feature"})
+        out.attrs["n_beat_control"] = int((auc > c.max()).sum())
     return out
