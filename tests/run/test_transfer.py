@@ -47,3 +47,30 @@ def test_cuda_embed_equals_cpu_in_every_form(tiny, monkeypatch):  # pragma: no c
     monkeypatch.setattr(transfer, "PIN_BYTES", 0)  # the pageable fallback
     got = ds.aurora.embed(gpu).values
     np.testing.assert_allclose(got, ds.aurora.embed(tiny).values, rtol=2e-2, atol=2e-2)
+
+
+def test_copies_in_flight_are_waited_for_when_the_loop_fails(tiny, monkeypatch):
+    from xaurora.io.canonical import canonicalize
+    from xaurora.run import tokens
+
+    finished = []
+
+    class Recording(HostWriter):
+        def finish(self):
+            finished.append(True)
+            super().finish()
+
+    calls = []
+
+    def failing(values, dtype="float32", pool=None):  # the second batch fails on the device
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("device fault")
+        return values
+
+    monkeypatch.setattr(tokens, "HostWriter", Recording)
+    monkeypatch.setattr(tokens, "on_device", failing)
+    cds = canonicalize(xa.testing.synthetic_dataset(n_times=4))
+    with pytest.raises(RuntimeError, match="device fault"):
+        tokens.embed_values(cds, cds.time.values[1:], tiny, "encoder")
+    assert finished == [True]

@@ -147,9 +147,14 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
         from tqdm.auto import tqdm  # heavy
 
         bar = tqdm(total=len(times), desc=f"embed {layer}", unit="time")
+    # finish() also on an error: no copy may still be writing when the array is freed
     with contextlib.closing(iter_embeddings(cds, times, model, layer, batch_size, autocast,
                                             check_values, prefetch, edit=edit,
-                                            steps=steps, host=False, on_read=on_read)) as it:
+                                            steps=steps, host=False, on_read=on_read)) as it, \
+            contextlib.ExitStack() as done:
+        done.callback(writer.finish)
+        if bar is not None:
+            done.callback(bar.close)
         for sl, values, lay in it:
             values = on_device(values, dtype, pool)
             if out is None:  # filled in place: no list of parts and no concatenation
@@ -161,9 +166,6 @@ def embed_values(cds, times, model, layer: str, batch_size: int | str = 1,
             layout = lay
             if bar is not None:
                 bar.update(values.shape[0])
-    writer.finish()
-    if bar is not None:
-        bar.close()
     return out, layout
 
 
