@@ -18,10 +18,11 @@ run() {  # name, seconds, command…
   grep -E "x the encoder|samples/s|first submodule|no submodule|e-0|ratio|rate" "$out/$name.log" \
     | tail -20 | tee -a "$out/summary.txt"
 }
-run check_gpu_tiny 120 python benchmarks/check_gpu.py --model tiny
-run bench_gpu_025_bf16 300 python benchmarks/bench_gpu.py --grid 0.25 --device cuda --skip-lrp \
+# the most wanted first; limits sum to 560 s, inside one device call (600 s at most)
+run bench_gpu_025_bf16 200 python benchmarks/bench_gpu.py --grid 0.25 --device cuda --skip-lrp \
   --repeats 2
-run embed_prefetch_cuda 120 python benchmarks/bench_embed_prefetch.py --device cuda
-run check_gpu_full 240 python benchmarks/check_gpu.py --model aurora-0.25-pretrained --grid 0.25
-run sae_cuda 180 python benchmarks/bench_sae.py --device cuda --steps 1000
-run sae_cuda_bf16 180 python benchmarks/bench_sae.py --device cuda --steps 1000 --autocast
+run check_gpu_tiny 60 python benchmarks/check_gpu.py --model tiny
+run sae_cuda_bf16 50 python benchmarks/bench_sae.py --device cuda --steps 1000 --autocast
+run sae_cuda 50 python benchmarks/bench_sae.py --device cuda --steps 1000
+run embed_prefetch_cuda 80 python benchmarks/bench_embed_prefetch.py --device cuda
+run check_gpu_full 120 python benchmarks/check_gpu.py --model aurora-0.25-pretrained --grid 0.25
