@@ -15,7 +15,7 @@ run() {  # name, seconds, command…
   echo "== $name" | tee -a "$out/summary.txt"
   timeout "$limit" "$@" > "$out/$name.log" 2>&1
   echo "exit $?" >> "$out/$name.log"
-  grep -E "x the encoder|samples/s|first submodule|no submodule|e-0|ratio|rate" "$out/$name.log" \
+  grep -E "x the encoder|samples/s|tokens/s|first submodule|no submodule|e-0|ratio|rate" "$out/$name.log" \
     | tail -20 | tee -a "$out/summary.txt"
 }
 # the most wanted first; limits sum to 560 s, inside one device call (600 s at most)
