@@ -97,3 +97,19 @@ def test_the_control_column_and_mismatched_samples():
         match_features(acts, label, control=control.isel(time=slice(0, 2)))
     with pytest.raises(XauroraError, match="one class"):
         match_features(acts, xr.zeros_like(label))
+
+
+def test_negative_scores_are_ranked_and_non_finite_ones_named():
+    # PCA scores (negative too) as "features": each AUC within its bound of scikit-learn's
+    acts, label = _labelled()
+    rng = np.random.default_rng(4)
+    signed = acts.copy(data=rng.normal(size=acts.shape) - 0.3)
+    signed[..., 2] = acts[..., 2] - 2.0  # the planted one, shifted below 0
+    m = match_features(signed, label)
+    y = label.broadcast_like(acts.isel(feature=0)).values.ravel()
+    exact = np.array([roc_auc_score(y, signed.isel(feature=f).values.ravel())
+                      for f in range(signed.sizes["feature"])])
+    assert (np.abs(m.roc_auc.values - exact) <= m.roc_auc_bound.values + 1e-12).all()
+    assert m.roc_auc_bound.max() < 2e-3 and m.attrs["best_feature"] == 2
+    with pytest.raises(XauroraError, match="NaN or infinite activations"):
+        match_features(signed.where(signed.time != signed.time[0]), label)

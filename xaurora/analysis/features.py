@@ -104,47 +104,65 @@ def _merge(n: int):
 AUC_BINS = 1024
 
 
-def _histograms(acts: xr.DataArray, stk: Stacker, y, bins: int) -> tuple[np.ndarray, ...]:
+def _histograms(acts: xr.DataArray, stk: Stacker, y, bins: int,
+                what: str) -> tuple[np.ndarray, np.ndarray]:
     """Per feature, counts of labelled samples per activation bin, positives and negatives.
 
-    Two passes over the chunks: each feature's largest activation, then the counts in
-    ``bins`` equal bins of (0, largest] beside an exact-zero bin. Returns ``pos`` and ``neg``
-    (features × bins + 1) and the largest activations.
+    Two passes over the chunks: each feature's range, then the counts in ``bins`` equal bins
+    of (0, largest] beside an exact-zero bin — and, where a feature has negative values (not
+    an SAE's, which are ReLU'd; e.g. PCA scores), ``bins`` more over [smallest, 0). Returns
+    ``pos`` and ``neg`` (features × bins), lowest bin first.
     """
-    def top(x, lab):
-        keep = np.isfinite(lab)
-        return x[keep].max(axis=0, initial=0.0)
+    def extremes(x, lab):
+        x = x[np.isfinite(lab)]
+        if not np.isfinite(x).all():
+            return np.full((2, x.shape[1]), np.nan)
+        return np.stack([x.min(axis=0, initial=0.0), x.max(axis=0, initial=0.0)])
 
-    hi = map_rows(acts, stk, top, np.maximum, [y])
-    width = np.where(hi > 0, hi, 1.0) / bins
-    n_feat = hi.size
+    def merge(a, b):
+        return np.stack([np.minimum(a[0], b[0]), np.maximum(a[1], b[1])])
+
+    lo, hi = map_rows(acts, stk, extremes, merge, [y])
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        raise XauroraError(f"{what}: holds NaN or infinite activations on labelled samples. "
+                           "Fix: drop or fill them first (e.g. .fillna(0)).")
+    below = bins if (lo < 0).any() else 0  # bins for negative values, when there are any
+    up = np.where(hi > 0, hi, 1.0) / bins
+    down = np.where(lo < 0, -lo, 1.0) / max(below, 1)
+    n_feat, width = hi.size, below + 1 + bins
 
     def counts(x, lab):
         keep = np.isfinite(lab)
-        idx = np.where(x[keep] > 0, np.clip(np.ceil(x[keep] / width), 1, bins), 0).astype(
-            np.int64) + np.arange(n_feat) * (bins + 1)
+        x = x[keep]
+        idx = np.full(x.shape, below, np.int64)  # exact zeros
+        np.copyto(idx, below + np.clip(np.ceil(x / up), 1, bins).astype(np.int64),
+                  where=x > 0)
+        if below:
+            np.copyto(idx, below - np.clip(np.ceil(-x / down), 1, below).astype(np.int64),
+                      where=x < 0)
+        idx += np.arange(n_feat) * width
         pos = lab[keep] > 0.5
-        size = n_feat * (bins + 1)
-        return (np.bincount(idx[pos].ravel(), minlength=size),
-                np.bincount(idx[~pos].ravel(), minlength=size))
+        return (np.bincount(idx[pos].ravel(), minlength=n_feat * width),
+                np.bincount(idx[~pos].ravel(), minlength=n_feat * width))
 
     pos, neg = map_rows(acts, stk, counts, lambda a, b: (a[0] + b[0], a[1] + b[1]), [y])
-    return pos.reshape(n_feat, bins + 1), neg.reshape(n_feat, bins + 1), hi
+    return pos.reshape(n_feat, width), neg.reshape(n_feat, width), below
 
 
-def _auc(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _auc(pos: np.ndarray, neg: np.ndarray, zero: int) -> tuple[np.ndarray, np.ndarray]:
     """ROC AUC from binned counts (Mann–Whitney; a pair in one bin counts ½) and its bound.
 
-    Pairs in different bins are ordered exactly and ties at 0 are exact; a pair within a
-    non-zero bin may be either way round, so the AUC is within ``bound`` = ½ Σ pairs
-    sharing a non-zero bin / (P·N) of the exact one.
+    Pairs in different bins are ordered exactly and ties at 0 (bin ``zero``) are exact; a pair
+    within another bin may be either way round, so the AUC is within ``bound`` = ½ Σ pairs
+    sharing such a bin / (P·N) of the exact one.
     """
     n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
-    below = np.cumsum(neg, axis=1) - neg  # negatives in lower bins
+    lower = np.cumsum(neg, axis=1) - neg  # negatives in lower bins
     pairs = (n_pos * n_neg).astype(np.float64)
-    auc = (pos * (below + 0.5 * neg)).sum(axis=1) / pairs
-    bound = 0.5 * (pos[:, 1:] * neg[:, 1:]).sum(axis=1) / pairs
-    return auc, bound
+    auc = (pos * (lower + 0.5 * neg)).sum(axis=1) / pairs
+    shared = (pos * neg).astype(np.float64)
+    shared[:, zero] = 0.0
+    return auc, 0.5 * shared.sum(axis=1) / pairs
 
 
 def match_features(acts: xr.DataArray, labels: xr.DataArray,
@@ -178,11 +196,12 @@ def match_features(acts: xr.DataArray, labels: xr.DataArray,
                                                     for d in stk.sample_dims):
             raise XauroraError(f"{what}: its samples differ from acts'. Fix: transform the "
                                "same samples with the control SAE.")
-        pos, neg, _ = _histograms(a.transpose(*stk.sample_dims, "feature"), s, y, int(bins))
+        pos, neg, zero = _histograms(a.transpose(*stk.sample_dims, "feature"), s, y,
+                                     int(bins), what)
         if pos[0].sum() == 0 or neg[0].sum() == 0:
             raise XauroraError(f"{labels.name or 'labels'}: one class only on the latent grid, "
                                "so no AUC is defined. Fix: use labels with both classes.")
-        return _auc(pos, neg)
+        return _auc(pos, neg, zero)
 
     auc, bound = scores(acts, "acts")
     best = int(np.argmax(auc))
