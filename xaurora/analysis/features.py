@@ -100,18 +100,19 @@ def _merge(n: int):
     return merge
 
 
-#: Bins of a feature's activations between 0 and its largest value (0 itself has its own bin).
+#: Bins of a feature's activations between 0 and its largest value (0 has a bin of its own; as
+#: many again below 0 where a feature has negative values).
 AUC_BINS = 1024
 
 
 def _histograms(acts: xr.DataArray, stk: Stacker, y, bins: int,
-                what: str) -> tuple[np.ndarray, np.ndarray]:
+                what: str) -> tuple[np.ndarray, np.ndarray, int]:
     """Per feature, counts of labelled samples per activation bin, positives and negatives.
 
     Two passes over the chunks: each feature's range, then the counts in ``bins`` equal bins
     of (0, largest] beside an exact-zero bin — and, where a feature has negative values (not
     an SAE's, which are ReLU'd; e.g. PCA scores), ``bins`` more over [smallest, 0). Returns
-    ``pos`` and ``neg`` (features × bins), lowest bin first.
+    ``pos`` and ``neg`` (features × all bins, lowest first) and the exact-zero bin's index.
     """
     def extremes(x, lab):
         x = x[np.isfinite(lab)]
