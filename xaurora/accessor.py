@@ -35,6 +35,7 @@ DATASET_METHODS = {
     "relevance_sanity": "xaurora.attribution.sanity",
     "intervention_test": "xaurora.attribution.intervention",
     "amnesic_probe": "xaurora.attribution.intervention",
+    "splice_test": "xaurora.attribution.splice",
 }
 #: DataArray methods, likewise.
 DATAARRAY_METHODS = {

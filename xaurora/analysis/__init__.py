@@ -20,7 +20,7 @@ from xaurora.analysis.pool import pool, region_weights
 from xaurora.analysis.probe import probe
 from xaurora.analysis.reconstruction import reconstruction, reconstruction_sweep
 from xaurora.analysis.regimes import annual_harmonics, seasonality, separability
-from xaurora.analysis.sae import sae, sae_reconstruct, sae_transform
+from xaurora.analysis.sae import sae, sae_from_pca, sae_reconstruct, sae_transform
 from xaurora.analysis.samples import labels_on_patches
 from xaurora.analysis.spectrum import spectrum
 
@@ -44,6 +44,7 @@ __all__ = [
     "region_weights",
     "seasonality",
     "sae",
+    "sae_from_pca",
     "sae_reconstruct",
     "sae_transform",
     "select_level",

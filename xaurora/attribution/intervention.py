@@ -76,7 +76,7 @@ def _layouts(ds, model, edits, static):
     return {la: layer_layout(cds, model, la) for la in layers}
 
 
-class _Fields:
+class TargetFields:
     """Target fields of one prepared forecast, unedited and under edits (no gradients)."""
 
     def __init__(self, ds, model, target: Target, time, static) -> None:
@@ -130,7 +130,7 @@ def _ratio_stats(effect: float, rand: np.ndarray, rng, n_boot: int):
     return float(ratio), float(lo), float(hi), note
 
 
-def _units(fields: _Fields) -> str:
+def target_units(fields: TargetFields) -> str:
     var = fields.target.aurora_variable
     cds = fields.prep.cds
     return str(cds[var].attrs.get("units", "")) if var in cds else ""
@@ -168,7 +168,7 @@ def intervention_test(ds, model, edit, target: Target, time=None, n_random: int 
     if not edits:
         raise XauroraError("edit: no edit given. Fix: e.g. xa.edit.ablate(direction, 'encoder').")
     rng = np.random.default_rng(seed)
-    fields = _Fields(ds, model, target, time, static)
+    fields = TargetFields(ds, model, target, time, static)
     layouts = _layouts(ds, model, edits, static)
     y = fields(edits)
     effect = fields.rmse(y, fields.base)
@@ -177,7 +177,7 @@ def intervention_test(ds, model, edit, target: Target, time=None, n_random: int 
                      for _ in range(n_random)])
     ratio, lo, hi, note = _ratio_stats(effect, rand, rng, n_boot)
     why = {"note": note} if note else {}
-    units = _units(fields)
+    units = target_units(fields)
     compared = _against_others(fields, edits, others, n_others, effect, rng, n_boot, units)
     out = xr.Dataset(
         {
@@ -223,7 +223,7 @@ def _other_directions(edit: Edit, others: xr.DataArray, n_others: int | None,
     return others.isel({dim: keep})
 
 
-def _against_others(fields: _Fields, edits: list[Edit], others, n_others, effect: float,
+def _against_others(fields: TargetFields, edits: list[Edit], others, n_others, effect: float,
                     rng: np.random.Generator, n_boot: int, units: str) -> xr.Dataset:
     """The edit against the same edit along each of ``others`` (empty Dataset when None)."""
     if others is None:
@@ -333,7 +333,7 @@ def amnesic_probe(ds, model, labels: xr.DataArray, target: Target, layer: str = 
 
     edits = [ablate(direction(q), layer) for q in Q]
     rng = np.random.default_rng(seed)
-    fields = _Fields(ds, model, target, time, static)
+    fields = TargetFields(ds, model, target, time, static)
     y_edit = fields(edits)
     effect = fields.rmse(y_edit, fields.base)
     rand_fields = []
@@ -343,7 +343,7 @@ def amnesic_probe(ds, model, labels: xr.DataArray, target: Target, layer: str = 
     rand = np.array([fields.rmse(f, fields.base) for f in rand_fields])
     ratio, lo, hi, note = _ratio_stats(effect, rand, rng, n_boot)
     why = {"note": note} if note else {}
-    units = _units(fields)
+    units = target_units(fields)
     data = {
         "probe_accuracy": ("iteration", acc, {"long_name": "test balanced accuracy of a fresh "
                                               "probe before each removal"}),
