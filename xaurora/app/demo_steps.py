@@ -22,6 +22,7 @@ from xaurora.analysis.features import match_features, top_activations
 from xaurora.analysis.labels import land_sea
 from xaurora.analysis.sae import sae, sae_transform
 from xaurora.app.report import Report, fmt, save
+from xaurora.attribution.splice import splice_test
 from xaurora.attribution.target import Target, box_mask
 from xaurora.errors import XauroraError
 from xaurora.io.names import TIME_NAMES
@@ -310,6 +311,8 @@ def features_and_layers(run: DemoRun) -> None:
     ax = plot.map(acts.sel(feature=best, time=when), cmap="viridis", robust=False,
                   title=f"SAE feature {best} at its strongest date {str(when)[:13]}")
     run.save(ax, "sae_feature")
+    cost = splice_test(run.ds, run.model, code, Target("2t"), tokens=surface,
+                       static=run.static)
     backbone = run.ds.aurora.embed(run.model, layer="backbone", static=run.static)
     reps = {"encoder": surface.drop_vars("level"),
             "backbone": backbone.sel(level="surface", drop=True),
@@ -321,6 +324,7 @@ def features_and_layers(run: DemoRun) -> None:
         "dead_fraction": float(code.attrs["dead_fraction"]), "best_feature": int(best),
         "best_roc_auc": float(match.attrs["best_roc_auc"]),
         "control_best_roc_auc": float(match.attrs["control_best_roc_auc"]),
+        "splice_score": float(cost.score), "splice_score_pca": float(cost.score_pca),
         "cka_encoder_backbone": float(sim.sel(rep_a="encoder", rep_b="backbone")),
         "cka_encoder_random": float(sim.sel(rep_a="encoder", rep_b="encoder (random)")),
     }
@@ -332,7 +336,11 @@ def features_and_layers(run: DemoRun) -> None:
         f"variance unexplained ({100 * f['dead_fraction']:.0f} % of its features dead). Its "
         f"best land–sea feature ({best}) has ROC AUC {f['best_roc_auc']:.3f}; the same SAE "
         f"trained on a random-weights model's tokens reaches {f['control_best_roc_auc']:.3f} "
-        "(the control: a feature a random network also has reads the input). Linear CKA of "
+        "(the control: a feature a random network also has reads the input). Spliced into "
+        f"the encoder in place of its output, the SAE scores {fmt(f['splice_score'])} on the "
+        "2 m temperature forecast (1 − its error / the error with the layer zeroed: 1 is an "
+        f"unchanged forecast, 0 no better than no layer); a PCA with {kw['k']} components, as "
+        f"many numbers per token, scores {fmt(f['splice_score_pca'])}. Linear CKA of "
         f"the surface tokens: encoder vs backbone {f['cka_encoder_backbone']:.2f}, encoder vs "
         f"the random model's encoder {f['cka_encoder_random']:.2f}."
     )
