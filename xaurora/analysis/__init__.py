@@ -15,12 +15,12 @@ from xaurora.analysis.features import match_features, top_activations
 from xaurora.analysis.layers import probe_layers, select_level
 from xaurora.analysis.manifold import latent_outliers, tsne, umap
 from xaurora.analysis.metrics import classification_metrics, regression_metrics
-from xaurora.analysis.pca import pca, pca_estimator, pca_transform
+from xaurora.analysis.pca import pca, pca_estimator, pca_transform, sae_from_pca
 from xaurora.analysis.pool import pool, region_weights
 from xaurora.analysis.probe import probe
 from xaurora.analysis.reconstruction import reconstruction, reconstruction_sweep
 from xaurora.analysis.regimes import annual_harmonics, seasonality, separability
-from xaurora.analysis.sae import sae, sae_from_pca, sae_reconstruct, sae_transform
+from xaurora.analysis.sae import sae, sae_reconstruct, sae_transform
 from xaurora.analysis.samples import labels_on_patches
 from xaurora.analysis.spectrum import spectrum
 

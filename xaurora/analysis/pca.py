@@ -6,7 +6,8 @@ patches); features are all other dims (e.g. ``stat, level, channel``). The resul
 ``components`` — so it survives ``to_netcdf``/``open_dataset`` and needs no hidden state:
 
 * :func:`pca_transform` projects new data onto a fitted result (lazy on Dask input);
-* :func:`pca_estimator` rebuilds the fitted ``sklearn.decomposition.PCA`` from it.
+* :func:`pca_estimator` rebuilds the fitted ``sklearn.decomposition.PCA`` from it;
+* :func:`sae_from_pca` writes it in an SAE's form, to splice its reconstruction into the model.
 
 >>> import numpy as np, xarray as xr
 >>> rng = np.random.default_rng(0)
@@ -29,7 +30,7 @@ from xaurora.analysis.chunked import check_finite, moments
 from xaurora.analysis.stacking import Stacker
 from xaurora.errors import XauroraError
 
-__all__ = ["MAX_COVARIANCE_FEATURES", "pca", "pca_estimator", "pca_transform"]
+__all__ = ["MAX_COVARIANCE_FEATURES", "pca", "pca_estimator", "pca_transform", "sae_from_pca"]
 
 
 #: Features beyond which the covariance (F × F float64) is not formed: 8 192² × 8 B = 512 MiB.
@@ -265,3 +266,38 @@ def pca_estimator(result: xr.Dataset):
 def coords_on(X: xr.DataArray, dims: Sequence[str]) -> dict:
     """Coords of X that live only on ``dims`` (index coords and e.g. ``channel_variable``)."""
     return {k: v for k, v in X.coords.items() if v.dims and set(v.dims) <= set(dims)}
+
+
+def sae_from_pca(pca: xr.Dataset) -> xr.Dataset:
+    """A PCA as an SAE-shaped Dataset: ``sae_reconstruct`` and ``xa.edit.reconstruct`` then
+    give the PCA's reconstruction ``mean + Σⱼ scoreⱼ · componentⱼ`` with its k components.
+
+    The baseline of the spliced-in score (``splice_test``): as many numbers per token as an
+    SAE with that ``k``. Features are ± each component (``2k`` of them, ``k`` active): of a
+    token's pre-activations ``±scoreⱼ`` the k largest are the ``|scoreⱼ|``, and ReLU keeps
+    each with its sign's row.
+
+    >>> import numpy as np, xarray as xr
+    >>> from xaurora.analysis.sae import sae_reconstruct
+    >>> X = xr.DataArray(np.random.default_rng(0).normal(size=(50, 4)), dims=("time", "channel"))
+    >>> full = sae_from_pca(pca(X, 4))
+    >>> bool(np.allclose(sae_reconstruct(full, X), X))
+    True
+    """
+    if not isinstance(pca, xr.Dataset) or "components" not in pca or "mean" not in pca:
+        raise XauroraError("pca: expected the xr.Dataset of xa.analysis.pca (with 'components' "
+                           "and 'mean').")
+    fdims = tuple(d for d in pca["components"].dims if d != "component")
+    k = pca.sizes["component"]
+    comps = pca["components"].transpose("component", *fdims)
+    rows = xr.concat([comps, -comps], dim="component").rename(component="feature")
+    rows = rows.drop_vars([c for c in rows.coords if "feature" in rows[c].dims])
+    rows = rows.assign_coords(feature=np.arange(2 * k)).astype(np.float64)
+    return xr.Dataset(
+        {"encoder": rows.transpose(*fdims, "feature"),
+         "b_enc": ("feature", np.zeros(2 * k)),
+         "decoder": rows,
+         "b_dec": pca["mean"].transpose(*fdims).astype(np.float64)},
+        attrs={"k": int(k), "feature_dims": " ".join(fdims),
+               "sample_dims": pca.attrs.get("sample_dims", ""),
+               "estimator": f"PCA with {k} components, as an SAE"})

@@ -43,7 +43,7 @@ from xaurora.analysis.pca import coords_on
 from xaurora.analysis.stacking import Stacker
 from xaurora.errors import XauroraError
 
-__all__ = ["sae", "sae_from_pca", "sae_reconstruct", "sae_transform"]
+__all__ = ["sae", "sae_reconstruct", "sae_transform"]
 
 #: Rows held in the shuffle buffer, in minibatches.
 BUFFER_BATCHES = 32
@@ -344,40 +344,6 @@ def sae_reconstruct(sae: xr.Dataset, X: xr.DataArray) -> xr.DataArray:
     rec = rec.transpose(*X.dims).assign_coords({c: X[c] for c in X.coords
                                                 if set(X[c].dims) <= set(X.dims)})
     return rec.rename(X.name).assign_attrs({**X.attrs, "long_name": "SAE reconstruction"})
-
-
-def sae_from_pca(pca: xr.Dataset) -> xr.Dataset:
-    """A PCA as an SAE-shaped Dataset: ``sae_reconstruct`` and ``xa.edit.reconstruct`` then
-    give the PCA's reconstruction ``mean + Σⱼ scoreⱼ · componentⱼ`` with its k components.
-
-    The baseline of the spliced-in score: as many numbers per token as an SAE with that ``k``.
-    Features are ± each component (``2k`` of them, ``k`` active): of a token's pre-activations
-    ``±scoreⱼ`` the k largest are the ``|scoreⱼ|``, and ReLU keeps each with its sign's row.
-
-    >>> import numpy as np, xarray as xr
-    >>> from xaurora.analysis.pca import pca
-    >>> X = xr.DataArray(np.random.default_rng(0).normal(size=(50, 4)), dims=("time", "channel"))
-    >>> full = sae_from_pca(pca(X, 4))
-    >>> bool(np.allclose(sae_reconstruct(full, X), X))
-    True
-    """
-    if not isinstance(pca, xr.Dataset) or "components" not in pca or "mean" not in pca:
-        raise XauroraError("pca: expected the xr.Dataset of xa.analysis.pca (with 'components' "
-                           "and 'mean').")
-    fdims = tuple(d for d in pca["components"].dims if d != "component")
-    k = pca.sizes["component"]
-    comps = pca["components"].transpose("component", *fdims)
-    rows = xr.concat([comps, -comps], dim="component").rename(component="feature")
-    rows = rows.drop_vars([c for c in rows.coords if "feature" in rows[c].dims])
-    rows = rows.assign_coords(feature=np.arange(2 * k)).astype(np.float64)
-    return xr.Dataset(
-        {"encoder": rows.transpose(*fdims, "feature"),
-         "b_enc": ("feature", np.zeros(2 * k)),
-         "decoder": rows,
-         "b_dec": pca["mean"].transpose(*fdims).astype(np.float64)},
-        attrs={"k": int(k), "feature_dims": " ".join(fdims),
-               "sample_dims": pca.attrs.get("sample_dims", ""),
-               "estimator": f"PCA with {k} components, as an SAE"})
 
 
 def _held_out(res: xr.Dataset, blocks, stk: Stacker, holdout: float, seed: int,

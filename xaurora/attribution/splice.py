@@ -7,7 +7,7 @@ works with the rebuilt tokens. Here the SAE is spliced into the forward pass
 same layer zeroed (``xa.edit.zero``): ``score = 1 − error(spliced) / error(zeroed)`` — 1 when
 the forecast is unchanged, 0 when the SAE is as bad as nothing. Next to it, the same score for
 a PCA of the same tokens with as many numbers per token (k components,
-:func:`xaurora.analysis.sae.sae_from_pca`): an SAE that does not beat it has found no more than
+:func:`xaurora.analysis.pca.sae_from_pca`): an SAE that does not beat it has found no more than
 the dominant directions. Errors are ``intervention_test``'s: the cos-lat weighted RMSE of
 edited minus unedited target variable over the target region.
 
@@ -26,8 +26,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from xaurora.analysis.pca import pca
-from xaurora.analysis.sae import sae_from_pca
+from xaurora.analysis.pca import pca, sae_from_pca
 from xaurora.attribution.intervention import TargetFields, target_units
 from xaurora.attribution.target import Target
 from xaurora.errors import XauroraError
