@@ -42,6 +42,7 @@ from xaurora.analysis.chunked import ROWS_PER_STEP, is_lazy, rows_chunked
 from xaurora.analysis.pca import coords_on
 from xaurora.analysis.stacking import Stacker
 from xaurora.errors import XauroraError
+from xaurora.run.edit import topk_relu
 
 __all__ = ["sae", "sae_reconstruct", "sae_transform"]
 
@@ -105,7 +106,7 @@ def sae(X: xr.DataArray, n_features: int, k: int, sample_dims: Sequence[str] = (
         x = torch.from_numpy(rows.batch(batch_size) / scale).to(dev)
         with half():
             pre = ((x - params["b_dec"]) @ params["W_enc"]).float() + params["b_enc"]
-            acts = _topk_relu(pre, k)
+            acts = topk_relu(pre, k)
             recon = (acts @ params["W_dec"]).float() + params["b_dec"]
         var = ((x - x.mean(0)) ** 2).sum()
         loss = ((recon - x) ** 2).sum() / var
@@ -115,7 +116,7 @@ def sae(X: xr.DataArray, n_features: int, k: int, sample_dims: Sequence[str] = (
         if dead.any() and k_aux > 0:  # dead features learn to explain what the others miss
             resid = (x - recon).detach()
             dead_pre = pre.masked_fill(~dead, -torch.inf)
-            aux = _topk_relu(dead_pre, min(k_aux, int(dead.sum()))).nan_to_num(0.0)
+            aux = topk_relu(dead_pre, min(k_aux, int(dead.sum()))).nan_to_num(0.0)
             with half():
                 aux_rec = (aux @ params["W_dec"]).float()
             loss = loss + AUX_WEIGHT * ((aux_rec - resid) ** 2).sum() / var
@@ -181,14 +182,6 @@ def _checked(stk: Stacker, n_features, k, holdout, batch_size) -> tuple[int, int
         raise XauroraError(f"{stk.name}: {stk.n_samples} tokens are too few to train an SAE. "
                            "Fix: add samples (more times, or the lat/lon patches as samples).")
     return int(n_features), int(k)
-
-
-def _topk_relu(pre, k: int):
-    import torch  # heavy
-
-    top = torch.topk(pre, k, dim=-1)
-    out = torch.zeros_like(pre)
-    return out.scatter(-1, top.indices, torch.relu(top.values))
 
 
 def _block_list(arr, ns: int) -> list:
@@ -370,7 +363,7 @@ def _held_out(res: xr.Dataset, blocks, stk: Stacker, holdout: float, seed: int,
         # a few thousand rows at a time: the activations are rows × features, float64
         for start in range(0, rows.shape[0], ROWS_PER_STEP):
             x = on(rows[start : start + ROWS_PER_STEP])
-            acts = _topk_relu((x - b_dec) @ w_enc + b_enc, k)
+            acts = topk_relu((x - b_dec) @ w_enc + b_enc, k)
             rec = acts @ w_dec + b_dec
             sse += float(((x - rec) ** 2).sum())
             s1 += x.sum(0)

@@ -274,16 +274,22 @@ def sae_operands(sae: xr.Dataset, layout, layer: str, x) -> dict:
             "k": int(sae.attrs["k"]), "joint": "level" in fdims}
 
 
-def sae_tokens(y, ops: dict):
-    """``y`` (batch, level, lat, lon, channel) replaced by the SAE's reconstruction of it."""
+def topk_relu(pre, k: int):
+    """A TopK SAE's activations from its pre-activations ``pre`` (a tensor, features last):
+    each row keeps its ``k`` largest, ReLU'd; the rest are 0. The one TopK rule, shared by the
+    SAE spliced into a pass and by its training (``xaurora.analysis.sae``)."""
     import torch  # heavy
 
+    top = torch.topk(pre, k, dim=-1)
+    return torch.zeros_like(pre).scatter(-1, top.indices, torch.relu(top.values))
+
+
+def sae_tokens(y, ops: dict):
+    """``y`` (batch, level, lat, lon, channel) replaced by the SAE's reconstruction of it."""
     b, n_l, n_h, n_w, c = y.shape
     rows = (y.permute(0, 2, 3, 1, 4).reshape(-1, n_l * c) if ops["joint"]
             else y.reshape(-1, c))
-    pre = (rows - ops["b_dec"]) @ ops["w_enc"] + ops["b_enc"]
-    top = torch.topk(pre, ops["k"], dim=-1)
-    acts = torch.zeros_like(pre).scatter(-1, top.indices, torch.relu(top.values))
+    acts = topk_relu((rows - ops["b_dec"]) @ ops["w_enc"] + ops["b_enc"], ops["k"])
     rec = acts @ ops["w_dec"] + ops["b_dec"]
     if ops["joint"]:
         return rec.reshape(b, n_h, n_w, n_l, c).permute(0, 3, 1, 2, 4)
